@@ -34,7 +34,12 @@ ETCD_VERSION = "v3.6.16"
 
 # Go 1.27 switches encoding/json to v2 by default, which makes the 1.36 apiserver serve malformed
 # OpenAPI (kube-openapi#616). Pinning the local toolchain and the experiment keeps us on v1.
-_GO_ENV = {"GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
+_GO_ENV = {
+    "GOTOOLCHAIN": "local",
+    "GOEXPERIMENT": "nojsonv2",
+    "GOFLAGS": "-mod=mod",
+    "CGO_ENABLED": "0",
+}
 
 _KUBE_MAINS = {
     "kube-apiserver": ("k8s.io/kubernetes/cmd/kube-apiserver/app", "app.NewAPIServerCommand()"),

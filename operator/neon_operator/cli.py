@@ -1,0 +1,103 @@
+"""The ``neon-operator`` command.
+
+``neon-operator crds [--output DIR]``
+    regenerate the CRD YAML from the models (``crds/`` by default).
+``neon-operator demo [--keep]``
+    start the local stack and walk through what the operator does.
+``neon-operator dev up --state-dir DIR`` / ``neon-operator dev down --state-dir DIR``
+    start / stop the local stack: a real kube-apiserver, etcd and kube-controller-manager on
+    loopback with this operator's CRDs installed, and the Neon emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    code: int = args.handler(args)
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neon-operator", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    crds_command = commands.add_parser("crds", help="write the CRD YAML generated from the models")
+    crds_command.add_argument("--output", type=pathlib.Path, default=pathlib.Path("crds"))
+    crds_command.set_defaults(handler=_crds)
+
+    demo = commands.add_parser("demo", help="start the local stack and walk through the product")
+    demo.add_argument("--state-dir", type=pathlib.Path, default=None)
+    demo.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
+    demo.set_defaults(handler=_demo)
+
+    dev = commands.add_parser("dev", help="the local stack for demos and tests")
+    dev_commands = dev.add_subparsers(metavar="ACTION", required=True)
+    dev_up = dev_commands.add_parser(
+        "up", help="start control plane, CRDs and emulator; return when ready"
+    )
+    dev_up.add_argument("--state-dir", type=pathlib.Path, required=True)
+    dev_up.add_argument(
+        "--no-emulator", action="store_true", help="start only the Kubernetes control plane"
+    )
+    dev_up.set_defaults(handler=_dev_up)
+    dev_down = dev_commands.add_parser("down", help="stop the stack started from --state-dir")
+    dev_down.add_argument("--state-dir", type=pathlib.Path, required=True)
+    dev_down.set_defaults(handler=_dev_down)
+    return parser
+
+
+def _crds(args: argparse.Namespace) -> int:
+    from neon_operator import crds
+
+    for path in crds.write(args.output):
+        print(path)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from neon_operator import demo
+
+    return demo.run(args.state_dir, keep=args.keep)
+
+
+def _dev_up(args: argparse.Namespace) -> int:
+    from neon_operator.devstack import binaries, processes, stack
+
+    started = time.monotonic()
+    try:
+        running = stack.up(args.state_dir, emulator=not args.no_emulator)
+    except (processes.StartupError, binaries.BuildError) as error:
+        print(f"neon-operator dev up: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(running.describe(), indent=2))
+    print(
+        f"ready in {time.monotonic() - started:.1f}s; "
+        f"export KUBECONFIG={running.kubeconfig}; stop with "
+        f"`neon-operator dev down --state-dir {args.state_dir}`",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _dev_down(args: argparse.Namespace) -> int:
+    from neon_operator.devstack import stack
+
+    stopped = stack.down(args.state_dir)
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The whole local stack in one call: control plane, CRDs, controller-manager, Neon emulator.
+
+Used by the pytest fixtures, by the demo and by ``neon-operator dev up|down``. ``up`` returns
+once everything answers; it writes ``DIR/kubeconfig`` and ``DIR/stack.json``::
+
+    {"kubeconfig": ..., "api_server_url": ..., "kubernetes_version": ...,
+     "emulator": {"api_url": ..., "api_key_file": ..., "organizations": {...}},
+     "pids": {"etcd": ..., "kube-apiserver": ..., ...}}
+
+``down`` reads ``stack.json`` and stops what it names, so it works from another process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+import sys
+import urllib.request
+from typing import Any
+
+from neon_operator.devstack import controlplane, crdinstall, processes
+from neon_operator.devstack.processes import Process
+
+STACK_FILE = "stack.json"
+
+
+@dataclasses.dataclass
+class Emulator:
+    """Where the local Neon API emulator listens and the credentials it made on first start."""
+
+    api_url: str
+    api_key_file: pathlib.Path
+    organizations: dict[str, str]
+
+    def api_key(self) -> str:
+        return self.api_key_file.read_text().strip()
+
+
+@dataclasses.dataclass
+class Stack:
+    """A running local stack; :meth:`stop` ends every process it started."""
+
+    state_dir: pathlib.Path
+    control_plane: controlplane.ControlPlane
+    kubernetes_version: str
+    emulator: Emulator | None
+    processes: dict[str, Process]
+
+    @property
+    def kubeconfig(self) -> pathlib.Path:
+        return self.control_plane.kubeconfig
+
+    def describe(self) -> dict[str, Any]:
+        emulator = None
+        if self.emulator is not None:
+            emulator = {
+                "api_url": self.emulator.api_url,
+                "api_key_file": str(self.emulator.api_key_file),
+                "organizations": self.emulator.organizations,
+            }
+        return {
+            "kubeconfig": str(self.kubeconfig),
+            "api_server_url": self.control_plane.api_server_url,
+            "kubernetes_version": self.kubernetes_version,
+            "emulator": emulator,
+            "pids": {name: process.pid for name, process in self.all_processes().items()},
+        }
+
+    def all_processes(self) -> dict[str, Process]:
+        return {**self.control_plane.processes, **self.processes}
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            process = self.processes.pop(name)
+            processes.stop(process.pid, process.popen)
+        self.control_plane.stop()
+        (self.state_dir / STACK_FILE).unlink(missing_ok=True)
+
+
+def up(
+    state_dir: pathlib.Path,
+    *,
+    emulator: bool = True,
+    controller_manager: bool = True,
+    emulator_args: list[str] | None = None,
+) -> Stack:
+    """Start the local stack in ``state_dir`` and return once every part is ready.
+
+    A stack already running from the same directory is refused, not duplicated.
+    """
+    state_dir = state_dir.resolve()
+    if (state_dir / STACK_FILE).exists() and _any_alive(state_dir):
+        raise processes.StartupError(
+            f"a stack is already running from {state_dir}; "
+            f"run `neon-operator dev down --state-dir {state_dir}` first"
+        )
+    # etcd data from an earlier stack would hold objects signed by certificates we replace.
+    shutil.rmtree(state_dir / "etcd", ignore_errors=True)
+    plane = controlplane.start(state_dir)
+    stack = Stack(
+        state_dir=state_dir,
+        control_plane=plane,
+        kubernetes_version=controlplane.server_version(plane.api_server_url, plane.pki)[
+            "gitVersion"
+        ],
+        emulator=None,
+        processes={},
+    )
+    try:
+        crdinstall.install(plane.kubeconfig)
+        if controller_manager:
+            plane.start_controller_manager()
+        if emulator:
+            stack.emulator = _start_emulator(stack, emulator_args or [])
+    except BaseException:
+        stack.stop()
+        raise
+    (state_dir / STACK_FILE).write_text(json.dumps(stack.describe(), indent=2) + "\n")
+    return stack
+
+
+def down(state_dir: pathlib.Path) -> list[str]:
+    """Stop the stack described by ``state_dir/stack.json``; return the names stopped."""
+    path = state_dir / STACK_FILE
+    if not path.exists():
+        return []
+    described = json.loads(path.read_text())
+    stopped = []
+    order = ["emulator", "kube-controller-manager", "kube-apiserver", "etcd"]
+    pids: dict[str, int] = described.get("pids", {})
+    for name in sorted(pids, key=lambda n: order.index(n) if n in order else -1):
+        if processes.pid_alive(pids[name]):
+            processes.stop(pids[name])
+            stopped.append(name)
+    path.unlink()
+    return stopped
+
+
+def _any_alive(state_dir: pathlib.Path) -> bool:
+    described = json.loads((state_dir / STACK_FILE).read_text())
+    return any(processes.pid_alive(pid) for pid in described.get("pids", {}).values())
+
+
+def _start_emulator(stack: Stack, extra_args: list[str]) -> Emulator:
+    directory = stack.state_dir / "emulator"
+    directory.mkdir(exist_ok=True)
+    bootstrap = directory / "bootstrap.json"
+    bootstrap.unlink(missing_ok=True)
+    argv = [
+        sys.executable,
+        "-c",
+        "from neon_emulator.cli import main; main()",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--state-dir",
+        str(directory),
+        *extra_args,
+    ]
+    process = processes.spawn("emulator", argv, stack.state_dir / "logs" / "emulator.log")
+    stack.processes[process.name] = process
+
+    def ready() -> bool:
+        if not bootstrap.exists():
+            return False
+        base = json.loads(bootstrap.read_text())["api_url"].rsplit("/api/v2", 1)[0]
+        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+
+    processes.wait_until(process, ready, timeout=60, what="serving")
+    info = json.loads(bootstrap.read_text())
+    key_file = directory / "api-key"
+    key_file.write_text(info["api_key"] + "\n")
+    os.chmod(key_file, 0o600)
+    return Emulator(
+        api_url=info["api_url"],
+        api_key_file=key_file,
+        organizations=dict(info["organizations"]),
+    )
