@@ -1,0 +1,69 @@
+"""Typed models of the `neon.operator.dev/v1alpha1` custom resources.
+
+They parse CR bodies for the operator and are the source the CRD schemas are generated from
+(`neon-operator crds`). Modules: :mod:`.common` (base model, conditions, status, CEL helpers),
+:mod:`.compute` (compute size and suspension rules), :mod:`.neonconfig`, :mod:`.appdatabase`.
+"""
+
+from neon_operator.models.appdatabase import (
+    BranchSettings,
+    ConfigRef,
+    ConnectionSecretSpec,
+    Consumption,
+    NeonAppDatabase,
+    NeonAppDatabaseSpec,
+    NeonAppDatabaseStatus,
+)
+from neon_operator.models.common import (
+    API_VERSION,
+    GROUP,
+    READY,
+    SYNCED,
+    VERSION,
+    Condition,
+    ConditionStatus,
+    DeletionPolicy,
+    Model,
+    ObjectMeta,
+    SecretKeyRef,
+    Status,
+)
+from neon_operator.models.compute import COMPUTE_SIZES, Compute
+from neon_operator.models.neonconfig import (
+    ApiKeySecretRef,
+    ConfigDefaults,
+    NeonConfig,
+    NeonConfigSpec,
+    NeonConfigStatus,
+    RateLimit,
+)
+
+__all__ = [
+    "API_VERSION",
+    "COMPUTE_SIZES",
+    "GROUP",
+    "READY",
+    "SYNCED",
+    "VERSION",
+    "ApiKeySecretRef",
+    "BranchSettings",
+    "Compute",
+    "Condition",
+    "ConditionStatus",
+    "ConfigDefaults",
+    "ConfigRef",
+    "ConnectionSecretSpec",
+    "Consumption",
+    "DeletionPolicy",
+    "Model",
+    "NeonAppDatabase",
+    "NeonAppDatabaseSpec",
+    "NeonAppDatabaseStatus",
+    "NeonConfig",
+    "NeonConfigSpec",
+    "NeonConfigStatus",
+    "ObjectMeta",
+    "RateLimit",
+    "SecretKeyRef",
+    "Status",
+]

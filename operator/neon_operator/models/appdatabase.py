@@ -1,0 +1,224 @@
+"""NeonAppDatabase: one end-user app = one Neon project, with its connection Secret.
+
+The operator creates the project in the organization of the resource's tier (as mapped by the
+NeonConfig named in `configRef`), writes the connection strings into a Secret it owns, keeps
+compute settings and the project name in sync, moves the project when the tier changes, and on
+deletion deletes or keeps the project according to `deletionPolicy`. `adoptProjectId` takes
+over an existing project instead of creating a twin.
+
+What Neon fixes at creation (region, Postgres version, default branch/database/role names, the
+adopted project id) is immutable here too, refused at admission by CEL transition rules. Optional
+`regionId`/`pgVersion` may still be added later (pinning what the NeonConfig defaulted): the
+operator reports `Ready=False` if the pinned value differs from the project's.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Final
+
+import pydantic
+from pydantic import Field, StringConstraints
+
+from neon_operator.models.common import (
+    DeletionPolicy,
+    Model,
+    ObjectMeta,
+    ObjectName,
+    PgVersion,
+    RegionId,
+    Status,
+    TierName,
+    cel,
+    immutable,
+    validations,
+)
+from neon_operator.models.compute import Compute
+
+KIND: Final = "NeonAppDatabase"
+SECRET_NAME_SUFFIX: Final = "-neon"
+PROJECT_ID_PATTERN: Final = r"^[a-z0-9-]{1,60}$"
+
+PostgresName = Annotated[str, StringConstraints(min_length=1, max_length=63)]
+"""A Postgres role or database name (Neon: at most 63 bytes)."""
+LabelValue = Annotated[str, StringConstraints(max_length=63)]
+AnnotationValue = Annotated[str, StringConstraints(max_length=8192)]
+ProjectId = Annotated[str, StringConstraints(pattern=PROJECT_ID_PATTERN, max_length=60)]
+"""A Neon project id, e.g. `cold-bonus-61650555`."""
+
+
+class ConfigRef(Model):
+    """Which NeonConfig (cluster-scoped) provides the API key and the tier → organization map."""
+
+    name: ObjectName = "default"
+    """Name of the NeonConfig."""
+
+
+class BranchSettings(Model):
+    """Names Neon gives the project's default branch, database and owner role at creation."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)] = "main"
+    """Name of the default branch."""
+    database_name: PostgresName = "neondb"
+    """Name of the database created on the default branch."""
+    role_name: PostgresName = "neondb_owner"
+    """Name of the role that owns the database (the connection Secret's user)."""
+
+
+class ConnectionSecretSpec(Model):
+    """The Secret (in the resource's namespace, owned by it) that apps consume with envFrom.
+
+    It carries `DATABASE_URL` (pooled), `DATABASE_URL_UNPOOLED`, `PGHOST`,
+    `PGHOST_UNPOOLED`, `PGPORT`, `PGUSER`, `PGPASSWORD` and `PGDATABASE`.
+    """
+
+    name: ObjectName | None = None
+    """Name of the Secret; default `<metadata.name>-neon`."""
+    key_prefix: Annotated[
+        str, StringConstraints(pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$", max_length=64)
+    ] = ""
+    """Prefix for every key (e.g. `APP_` gives `APP_DATABASE_URL`), safe as an env var name."""
+    labels: dict[str, LabelValue] = Field(default_factory=dict, max_length=64)
+    """Extra labels on the Secret."""
+    annotations: dict[str, AnnotationValue] = Field(default_factory=dict, max_length=64)
+    """Extra annotations on the Secret (e.g. for a reloader)."""
+
+    def secret_name(self, resource_name: str) -> str:
+        """The Secret's name for the resource named `resource_name`."""
+        return self.name or resource_name + SECRET_NAME_SUFFIX
+
+
+_REGION_HINT = "Neon cannot move a project between regions; create a new NeonAppDatabase instead"
+_PG_HINT = (
+    "Neon cannot change a project's Postgres major version in place; create a new "
+    "NeonAppDatabase and migrate the data"
+)
+
+
+class NeonAppDatabaseSpec(Model):
+    """The Neon project wanted for one app; unset settings come from the NeonConfig's defaults."""
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(oldSelf.regionId) || has(self.regionId)",
+                f"regionId cannot be removed once set: {_REGION_HINT}",
+                field_path=".regionId",
+                reason="FieldValueForbidden",
+            ),
+            cel(
+                "!has(oldSelf.pgVersion) || has(self.pgVersion)",
+                "pgVersion cannot be removed once set",
+                field_path=".pgVersion",
+                reason="FieldValueForbidden",
+            ),
+            cel(
+                "has(self.adoptProjectId) == has(oldSelf.adoptProjectId)",
+                "adoptProjectId can only be set when the NeonAppDatabase is created",
+                field_path=".adoptProjectId",
+                reason="FieldValueForbidden",
+            ),
+        )
+    )
+
+    config_ref: ConfigRef = ConfigRef()
+    """The NeonConfig to use (default: the one named `default`)."""
+    tier: TierName = "free"
+    """Tier of the app, a key of the NeonConfig's `organizations`; changing it moves the project
+    to that tier's organization."""
+    project_name: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    """Name of the Neon project (renamed in place when changed); default `<namespace>-<name>`."""
+    region_id: RegionId | None = Field(
+        None, json_schema_extra=validations(immutable("regionId", _REGION_HINT))
+    )
+    """Neon region, e.g. `aws-us-east-2`; default from the NeonConfig. Immutable once set."""
+    pg_version: PgVersion | None = Field(
+        None, json_schema_extra=validations(immutable("pgVersion", _PG_HINT))
+    )
+    """Postgres major version, 14..18; default from the NeonConfig. Immutable once set."""
+    branch: BranchSettings = Field(
+        BranchSettings(),
+        json_schema_extra=validations(
+            immutable("branch", "Neon names the default branch, database and role at creation")
+        ),
+    )
+    """Names of the default branch, its database and owner role. Immutable."""
+    compute: Compute = Compute()
+    """Compute of the default branch; unset fields come from the NeonConfig's defaults."""
+    history_retention_seconds: Annotated[int, Field(ge=0, le=2592000)] | None = None
+    """How far back point-in-time restore reaches, 0..2592000 (30 days); default Neon's (1 day)."""
+    connection_secret: ConnectionSecretSpec = ConnectionSecretSpec()
+    """The connection Secret's name, key prefix, labels and annotations."""
+    deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
+    """`Delete` deletes the Neon project with the resource; `Retain` keeps it."""
+    adopt_project_id: ProjectId | None = Field(
+        None,
+        json_schema_extra=validations(
+            immutable("adoptProjectId", "it names the project this resource took over")
+        ),
+    )
+    """Id of an existing Neon project to take over instead of creating one; set it only at
+    creation. The project is moved to the tier's organization if it lives elsewhere."""
+    password_rotation: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = None
+    """Any token (a counter, a date); each new value resets the role's password once and
+    rewrites the Secret. The token last applied is in `status.passwordRotation`."""
+
+
+class Consumption(Model):
+    """Usage of the project in the current billing period, as Neon reports it (with some lag)."""
+
+    compute_time_seconds: Annotated[int, Field(ge=0)] | None = None
+    """CPU seconds used by all computes."""
+    active_time_seconds: Annotated[int, Field(ge=0)] | None = None
+    """Seconds the computes were active."""
+    written_data_bytes: Annotated[int, Field(ge=0)] | None = None
+    """Bytes written to all branches."""
+    data_transfer_bytes: Annotated[int, Field(ge=0)] | None = None
+    """Bytes transferred out of Neon."""
+    synthetic_storage_size_bytes: Annotated[int, Field(ge=0)] | None = None
+    """Storage the project is billed for."""
+    period_start: datetime.datetime | None = None
+    """Start of the billing period these numbers cover."""
+    period_end: datetime.datetime | None = None
+    """End of the billing period, once it is over."""
+
+
+class NeonAppDatabaseStatus(Status):
+    """What the operator found in Neon; ids here, never in spec."""
+
+    project_id: str | None = None
+    """Id of the Neon project."""
+    org_id: str | None = None
+    """Organization that currently holds the project."""
+    tier: str | None = None
+    """Tier whose organization holds the project."""
+    region_id: str | None = None
+    """Region of the project."""
+    pg_version: int | None = None
+    """Postgres major version of the project."""
+    default_branch_id: str | None = None
+    """Id of the project's default branch (`br-…`)."""
+    endpoint_id: str | None = None
+    """Id of the default branch's read-write compute (`ep-…`)."""
+    host: str | None = None
+    """Direct host of the compute."""
+    pooler_host: str | None = None
+    """Pooled (PgBouncer) host of the compute."""
+    secret_name: str | None = None
+    """Name of the connection Secret written."""
+    password_rotation: str | None = None
+    """The `spec.passwordRotation` token last applied."""
+    consumption: Consumption | None = None
+    """Usage in the current billing period."""
+    last_sync_time: datetime.datetime | None = None
+    """When the operator last compared the project with Neon."""
+
+
+class NeonAppDatabase(Model):
+    """A whole NeonAppDatabase object, as the apiserver returns it."""
+
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: NeonAppDatabaseSpec = NeonAppDatabaseSpec()
+    status: NeonAppDatabaseStatus = NeonAppDatabaseStatus()

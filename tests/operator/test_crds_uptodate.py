@@ -1,0 +1,40 @@
+"""The committed `crds/` equal a fresh generation from the models."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from neon_operator import crds
+
+pytestmark = pytest.mark.unit
+
+CRDS_DIR = pathlib.Path(__file__).resolve().parents[2] / "crds"
+REGENERATE = "run `neon-operator crds` from the repository root and commit crds/"
+
+
+def test_committed_crds_match_the_models() -> None:
+    rendered = crds.render()
+    committed = {path.name: path.read_text(encoding="utf-8") for path in CRDS_DIR.glob("*.yaml")}
+
+    missing = sorted(rendered.keys() - committed.keys())
+    stale = sorted(committed.keys() - rendered.keys())
+    changed = sorted(
+        name for name in rendered.keys() & committed.keys() if rendered[name] != committed[name]
+    )
+
+    outdated = {"missing": missing, "stale": stale, "changed": changed}
+    assert outdated == {"missing": [], "stale": [], "changed": []}, (
+        f"crds/ is out of date: {REGENERATE}"
+    )
+
+
+def test_write_produces_exactly_the_rendered_files(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "gone.neon.operator.dev.yaml").write_text("stale")
+    (tmp_path / "README.md").write_text("kept")
+
+    written = crds.write(tmp_path)
+
+    assert sorted(path.name for path in written) == sorted(crds.render())
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([*crds.render(), "README.md"])
