@@ -126,8 +126,14 @@ KINDS: Final[tuple[Kind, ...]] = (NEON_CONFIG, NEON_APP_DATABASE)
 
 def definition(kind: Kind) -> dict[str, Any]:
     """The CustomResourceDefinition of `kind`, as a plain dict ready for the apiserver."""
-    spec = structural_schema(kind.spec.model_json_schema(by_alias=True), path="spec")
-    status = structural_schema(kind.status.model_json_schema(by_alias=True), path="status")
+    # Validation mode: the schema describes what the apiserver accepts from users, the same
+    # input the models parse (fields with defaults are optional, an int is a valid number).
+    spec = structural_schema(
+        kind.spec.model_json_schema(by_alias=True, mode="validation"), path="spec"
+    )
+    status = structural_schema(
+        kind.status.model_json_schema(by_alias=True, mode="validation"), path="status"
+    )
     root: dict[str, Any] = {
         "description": kind.description,
         "type": "object",

@@ -235,3 +235,13 @@ def test_a_neon_config_refuses_invalid_settings(change: dict[str, Any], field: s
         models.NeonConfigSpec.model_validate(body)
 
     assert raised.value.errors()[0]["loc"][0] == field
+
+
+def test_timestamps_keep_whole_seconds_like_the_apiserver() -> None:
+    moment = datetime.datetime(2025, 1, 1, 12, 0, 0, 538444, tzinfo=datetime.UTC)
+
+    condition = models.Condition(
+        type="Ready", status="True", reason="ProjectReady", last_transition_time=moment
+    )
+
+    assert condition.model_dump(mode="json")["lastTransitionTime"] == "2025-01-01T12:00:00Z"

@@ -14,7 +14,6 @@ operator reports `Ready=False` if the pinned value differs from the project's.
 
 from __future__ import annotations
 
-import datetime
 from typing import Annotated, Final
 
 import pydantic
@@ -29,6 +28,7 @@ from neon_operator.models.common import (
     RegionId,
     Status,
     TierName,
+    Timestamp,
     cel,
     immutable,
     validations,
@@ -177,9 +177,9 @@ class Consumption(Model):
     """Bytes transferred out of Neon."""
     synthetic_storage_size_bytes: Annotated[int, Field(ge=0)] | None = None
     """Storage the project is billed for."""
-    period_start: datetime.datetime | None = None
+    period_start: Timestamp | None = None
     """Start of the billing period these numbers cover."""
-    period_end: datetime.datetime | None = None
+    period_end: Timestamp | None = None
     """End of the billing period, once it is over."""
 
 
@@ -210,7 +210,7 @@ class NeonAppDatabaseStatus(Status):
     """The `spec.passwordRotation` token last applied."""
     consumption: Consumption | None = None
     """Usage in the current billing period."""
-    last_sync_time: datetime.datetime | None = None
+    last_sync_time: Timestamp | None = None
     """When the operator last compared the project with Neon."""
 
 

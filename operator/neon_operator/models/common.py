@@ -43,6 +43,12 @@ REGION_PATTERN: Final = r"^[a-z]+-[a-z0-9-]+$"
 PG_VERSIONS: Final = (14, 18)
 """Oldest and newest Postgres major version Neon offers."""
 
+Timestamp = Annotated[
+    datetime.datetime, pydantic.AfterValidator(lambda moment: moment.replace(microsecond=0))
+]
+"""A point in time at Kubernetes' precision (whole seconds, as `metav1.Time`), so a status read
+back from the apiserver compares equal to the one written."""
+
 TierName = Annotated[str, StringConstraints(pattern=TIER_PATTERN, max_length=63)]
 RegionId = Annotated[str, StringConstraints(pattern=REGION_PATTERN, max_length=64)]
 PgVersion = Annotated[int, Field(ge=PG_VERSIONS[0], le=PG_VERSIONS[1])]
@@ -129,7 +135,7 @@ class Condition(Model):
     """Machine-readable CamelCase reason for the last transition, e.g. `ProjectReady`."""
     message: Annotated[str, StringConstraints(max_length=32768)] = ""
     """What happened, for a person: what is wrong and what to do about it."""
-    last_transition_time: datetime.datetime
+    last_transition_time: Timestamp
     """When `status` last changed."""
     observed_generation: Annotated[int, Field(ge=0)] | None = None
     """The `metadata.generation` this condition was computed from."""
