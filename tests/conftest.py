@@ -72,7 +72,9 @@ def namespace(kube_api: ApiClient, request: pytest.FixtureRequest) -> Iterator[s
     """A fresh namespace per test, deleted afterwards (without waiting for it to go)."""
     name = "t-" + uuid.uuid4().hex[:10]
     core = client.CoreV1Api(kube_api)
-    core.create_namespace({"metadata": {"name": name, "labels": {"test": request.node.name[:63]}}})
+    core.create_namespace(
+        {"metadata": {"name": name, "annotations": {"test": request.node.nodeid}}}
+    )
     try:
         yield name
     finally:
