@@ -1,0 +1,127 @@
+"""The HTTP server: Neon API v2 under ``/api/v2`` plus health and admin endpoints.
+
+Request path, outermost first:
+
+1. ``envelope`` (every request): request id (``X-Request-ID`` or a fresh UUID) echoed in
+   ``X-Neon-Ret-Request-Id``; :class:`~neon_emulator.errors.ApiError` and unknown routes become
+   ``GeneralError`` JSON; the store is committed once the handler returns.
+2. ``gate`` (``/api/v2`` only): Bearer authentication (401), rate limiting (429 +
+   ``Retry-After``), injected faults (latency, 503, 423).
+3. The route handler (``neon_emulator.routes.*``).
+
+Outside ``/api/v2`` (no authentication, meant for the machine running the emulator):
+``GET /healthz`` and the admin API documented in :mod:`neon_emulator.routes.admin`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from neon_emulator import auth, context, errors, faults, lookups
+from neon_emulator.context import Context
+from neon_emulator.routes import (
+    admin,
+    branches,
+    consumption,
+    data_api,
+    databases,
+    endpoints,
+    neon_auth,
+    operations,
+    organizations,
+    projects,
+    roles,
+    snapshots,
+)
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REQUEST_ID = "neon_emulator.request_id"
+
+
+def error_response(exc: errors.ApiError, request_id: str) -> web.Response:
+    headers = {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return web.json_response(exc.payload(request_id), status=exc.status, headers=headers)
+
+
+@web.middleware
+async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
+    request[REQUEST_ID] = request_id
+    ctx = context.of(request)
+    try:
+        response = await handler(request)
+    except errors.ApiError as exc:
+        response = error_response(exc, request_id)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = "not found" if exc.status == 404 else (exc.reason or "error").lower()
+        error = errors.ApiError(message)
+        response = web.json_response(error.payload(request_id), status=exc.status)
+    except Exception:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        response = web.json_response(
+            errors.ApiError("internal server error").payload(request_id), status=500
+        )
+    finally:
+        ctx.store.commit()
+    response.headers["X-Neon-Ret-Request-Id"] = request_id
+    return response
+
+
+@web.middleware
+async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = context.of(request)
+    caller = auth.authenticate(ctx.store, request.headers.get("Authorization"), request.remote)
+    request[lookups.PRINCIPAL] = caller
+    route = request.match_info.route.resource
+    template = route.canonical if route is not None else request.path
+    ctx.limiter.check(caller.key.key, f"{request.method} {template}")
+    await faults.inject(ctx.knobs.faults, request.method, request.path, ctx.settings.api_prefix)
+    return await handler(request)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_app(ctx: Context) -> web.Application:
+    app = web.Application(middlewares=[envelope])
+    app[context.CONTEXT] = ctx
+    api = web.Application(middlewares=[gate])
+    for module in (
+        projects,
+        branches,
+        endpoints,
+        roles,
+        databases,
+        operations,
+        snapshots,
+        organizations,
+        neon_auth,
+        data_api,
+        consumption,
+    ):
+        api.router.add_routes(module.routes)
+    app.add_subapp(ctx.settings.api_prefix, api)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_routes(admin.routes)
+
+    async def start_operations(_: web.Application) -> None:
+        ctx.runner.resume()
+
+    async def stop_operations(_: web.Application) -> None:
+        await ctx.runner.close()
+        ctx.store.close()
+
+    app.on_startup.append(start_operations)
+    app.on_cleanup.append(stop_operations)
+    return app

@@ -1,0 +1,85 @@
+"""The account a fresh emulator starts with, like Neon's agent plan: one user, two
+organizations (``sponsored`` for free end users, ``paid`` for paying ones) and a personal API key
+with access to both.
+
+It is created on first start and kept in the state directory; every start (once the socket is
+bound, so the URL is right) rewrites ``bootstrap.json``::
+
+    {"api_url": "http://127.0.0.1:PORT/api/v2", "api_key": "napi_…",
+     "organizations": {"sponsored": "org-…", "paid": "org-…"}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from neon_emulator import clock, ids, records
+from neon_emulator.store import Store
+
+TIERS = {"sponsored": ("Sponsored", "free_v3"), "paid": ("Paid", "scale_v3")}
+KEY_NAME = "bootstrap"
+
+
+@dataclass(frozen=True)
+class Account:
+    user: records.User
+    organizations: dict[str, str]
+    api_key: str
+
+
+def ensure_account(store: Store) -> Account:
+    """Create the bootstrap account unless the state directory already holds it."""
+    user = next(iter(store.users), None)
+    stamp = clock.now_iso()
+    if user is None:
+        user = store.users.put(
+            records.User(
+                id=ids.user_id(), email="emulator@example.com", name="Emulator", created_at=stamp
+            )
+        )
+    organizations: dict[str, str] = {}
+    for tier, (name, plan) in TIERS.items():
+        org = next((o for o in store.organizations if o.handle == tier), None)
+        if org is None:
+            org = store.organizations.put(
+                records.Organization(
+                    id=ids.unique(ids.organization_id, lambda c: c in store.organizations),
+                    name=name,
+                    handle=tier,
+                    plan=plan,
+                    created_at=stamp,
+                    updated_at=stamp,
+                    member_ids=[user.id],
+                )
+            )
+        organizations[tier] = org.id
+    key = next(
+        (k for k in store.api_keys if k.name == KEY_NAME and k.org_id is None and not k.revoked),
+        None,
+    )
+    if key is None:
+        key = records.ApiKey(
+            id=store.next_value("api_key_id", start=1_000_001),
+            key=ids.api_key(),
+            name=KEY_NAME,
+            created_at=stamp,
+            created_by=user.id,
+        )
+        store.put_api_key(key)
+    store.commit()
+    return Account(user=user, organizations=organizations, api_key=key.key)
+
+
+def write(path: Path, api_url: str, account: Account) -> None:
+    """Write ``bootstrap.json`` atomically (readers never see half a file)."""
+    body = {
+        "api_url": api_url,
+        "api_key": account.api_key,
+        "organizations": account.organizations,
+    }
+    partial = path.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(body, indent=2) + "\n")
+    os.replace(partial, path)

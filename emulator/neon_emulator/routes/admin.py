@@ -1,0 +1,156 @@
+"""The admin API: knobs of a running emulator, outside ``/api/v2`` and without authentication
+(it is meant for the machine that runs the emulator, e.g. a test suite).
+
+=======  ==========================================  ==============================================
+GET      ``/admin/faults``                           current fault injection
+PUT      ``/admin/faults``                           ``{"error_5xx_probability", "latency_seconds",
+                                                     "locked_probability"}`` (any subset)
+GET/PUT  ``/admin/rate-limits``                      ``{"per_minute", "burst_per_second"}``
+                                                     (0 turns a limit off)
+GET/PUT  ``/admin/operations``                       ``{"latency_seconds"}``: time for a mutation's
+                                                     operations to finish
+POST     ``/admin/organizations``                    ``{"name", "plan"?}`` → new organization the
+                                                     bootstrap user belongs to
+PUT      ``/admin/organizations/{org_id}/limits``    ``{"projects_limit"?,
+                                                     "snapshots_per_project"?}``
+PUT      ``/admin/projects/{project_id}/integrations``  ``{"integrations": ["github", …]}``
+                                                     (projects with integrations cannot be
+                                                     transferred: 422)
+=======  ==========================================  ==============================================
+
+Every PUT answers with the resulting state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import Field
+
+from neon_emulator import bodies, clock, context, errors, ids, records, views
+from neon_emulator.routes import reply
+
+routes = web.RouteTableDef()
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class FaultsUpdate(bodies.Body):
+    error_5xx_probability: Probability | None = None
+    latency_seconds: NonNegative | None = None
+    locked_probability: Probability | None = None
+
+
+class RateLimitsUpdate(bodies.Body):
+    per_minute: Annotated[int, Field(ge=0)] | None = None
+    burst_per_second: Annotated[int, Field(ge=0)] | None = None
+
+
+class OperationsUpdate(bodies.Body):
+    latency_seconds: NonNegative
+
+
+class OrganizationCreate(bodies.Body):
+    name: Annotated[str, Field(min_length=1)]
+    plan: str = "scale_v3"
+
+
+class LimitsUpdate(bodies.Body):
+    projects_limit: Annotated[int, Field(ge=0)] | None = None
+    snapshots_per_project: Annotated[int, Field(ge=0)] | None = None
+
+
+class IntegrationsUpdate(bodies.Body):
+    integrations: list[str]
+
+
+def _apply(target: Any, update: bodies.Body) -> dict[str, Any]:
+    for name, value in update.model_dump(exclude_none=True).items():
+        setattr(target, name, value)
+    return dataclasses.asdict(target)
+
+
+@routes.get("/admin/faults")
+async def get_faults(request: web.Request) -> web.Response:
+    return reply(dataclasses.asdict(context.of(request).knobs.faults))
+
+
+@routes.put("/admin/faults")
+async def put_faults(request: web.Request) -> web.Response:
+    update = await bodies.parse(request, FaultsUpdate)
+    return reply(_apply(context.of(request).knobs.faults, update))
+
+
+@routes.get("/admin/rate-limits")
+async def get_rate_limits(request: web.Request) -> web.Response:
+    return reply(dataclasses.asdict(context.of(request).knobs.rate_limits))
+
+
+@routes.put("/admin/rate-limits")
+async def put_rate_limits(request: web.Request) -> web.Response:
+    update = await bodies.parse(request, RateLimitsUpdate)
+    return reply(_apply(context.of(request).knobs.rate_limits, update))
+
+
+@routes.get("/admin/operations")
+async def get_operations(request: web.Request) -> web.Response:
+    return reply({"latency_seconds": context.of(request).knobs.operation_latency})
+
+
+@routes.put("/admin/operations")
+async def put_operations(request: web.Request) -> web.Response:
+    update = await bodies.parse(request, OperationsUpdate)
+    knobs = context.of(request).knobs
+    knobs.operation_latency = update.latency_seconds
+    return reply({"latency_seconds": knobs.operation_latency})
+
+
+@routes.post("/admin/organizations")
+async def create_organization(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    spec = await bodies.parse(request, OrganizationCreate)
+    user = next(iter(ctx.store.users), None)
+    stamp = clock.now_iso()
+    org = records.Organization(
+        id=ids.unique(ids.organization_id, lambda c: c in ctx.store.organizations),
+        name=spec.name,
+        handle=spec.name.lower().replace(" ", "-"),
+        plan=spec.plan,
+        created_at=stamp,
+        updated_at=stamp,
+        member_ids=[user.id] if user else [],
+    )
+    ctx.store.organizations.put(org)
+    return reply(views.organization(org), status=201)
+
+
+@routes.put("/admin/organizations/{org_id}/limits")
+async def put_organization_limits(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    org = ctx.store.organizations.get(request.match_info["org_id"])
+    if org is None:
+        raise errors.NotFound(f"organization {request.match_info['org_id']} not found")
+    update = await bodies.parse(request, LimitsUpdate)
+    if update.projects_limit is not None:
+        org.projects_limit = update.projects_limit
+    if update.snapshots_per_project is not None:
+        org.snapshots_per_project = update.snapshots_per_project
+    ctx.store.organizations.put(org)
+    return reply(
+        {"projects_limit": org.projects_limit, "snapshots_per_project": org.snapshots_per_project}
+    )
+
+
+@routes.put("/admin/projects/{project_id}/integrations")
+async def put_project_integrations(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = ctx.store.projects.get(request.match_info["project_id"])
+    if project is None:
+        raise errors.NotFound(f"project {request.match_info['project_id']} not found")
+    update = await bodies.parse(request, IntegrationsUpdate)
+    project.integrations = update.integrations
+    ctx.store.projects.put(project)
+    return reply({"integrations": project.integrations})

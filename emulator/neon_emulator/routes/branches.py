@@ -1,0 +1,390 @@
+"""Branches: create (from a parent, optionally at ``parent_lsn``/``parent_timestamp``, with
+endpoints), list (sorted, cursor pagination), count, get, rename/protect, delete, set as
+default, restore (from another branch or the branch's own history), list a branch's endpoints."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aiohttp import web
+
+from neon_emulator import bodies, clock, context, errors, ids, lookups, provisioning, queries, views
+from neon_emulator.operations import Step
+from neon_emulator.routes import no_content, reply
+
+routes = web.RouteTableDef()
+
+_SORTS = ("name", "created_at", "updated_at")
+
+
+def _expiry(text: str | None, field: str) -> str | None:
+    if text is None:
+        return None
+    try:
+        moment = clock.parse(text)
+    except ValueError:
+        raise errors.BadRequest(f"{field}: {text!r} is not an RFC 3339 timestamp") from None
+    if moment <= clock.now():
+        raise errors.BadRequest(f"{field} {text} must be in the future")
+    return clock.iso(moment)
+
+
+@routes.post("/projects/{project_id}/branches")
+async def create_branch(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    body = await bodies.parse(request, bodies.BranchCreate, optional=True)
+    spec = body.branch or bodies.BranchSpec()
+    parent = (
+        lookups.branch(ctx.store, project, spec.parent_id)
+        if spec.parent_id
+        else lookups.default_branch(ctx.store, project)
+    )
+    lsn, timestamp = provisioning.point_in_time(
+        project,
+        parent,
+        spec.parent_lsn,
+        spec.parent_timestamp,
+        "branch.parent_lsn",
+        "branch.parent_timestamp",
+    )
+    if spec.name:
+        provisioning.ensure_branch_name_free(ctx, project.id, spec.name)
+    expires_at = _expiry(spec.expires_at, "branch.expires_at")
+    endpoint_specs = body.endpoints or []
+    if sum(1 for e in endpoint_specs if e.type == "read_write") > 1:
+        raise errors.BadRequest("endpoints: a branch can have only one read_write endpoint")
+    limits = [
+        provisioning.resolve_limits(
+            e.autoscaling_limit_min_cu,
+            e.autoscaling_limit_max_cu,
+            e.suspend_timeout_seconds,
+            project.default_endpoint_settings,
+            f"endpoints[{i}].",
+        )
+        for i, e in enumerate(endpoint_specs)
+    ]
+    ctx.runner.ensure_unlocked(project.id)
+
+    branch = provisioning.add_branch(
+        ctx,
+        project,
+        name=spec.name,
+        parent=parent,
+        parent_lsn=lsn,
+        parent_timestamp=timestamp,
+        protected=bool(spec.protected),
+        init_source=spec.init_source,
+        expires_at=expires_at,
+        annotations=body.annotation_value,
+    )
+    steps = [
+        Step(
+            "create_branch",
+            "create_branch",
+            branch_id=branch.id,
+            subject={
+                "source": "branch",
+                "source_branch_id": parent.id,
+                "lsn": branch.parent_lsn,
+                "timestamp": timestamp,
+                "schema_only": spec.init_source == "schema-only",
+            },
+        )
+    ]
+    endpoints = []
+    for endpoint_spec, (min_cu, max_cu, suspend) in zip(endpoint_specs, limits, strict=True):
+        endpoint = provisioning.add_endpoint(
+            ctx,
+            project,
+            branch,
+            type=endpoint_spec.type,
+            min_cu=min_cu,
+            max_cu=max_cu,
+            suspend=suspend,
+            provisioner=endpoint_spec.provisioner,
+            settings=(
+                endpoint_spec.settings.model_dump(exclude_none=True)
+                if endpoint_spec.settings
+                else None
+            ),
+        )
+        endpoints.append(endpoint)
+        steps.append(
+            Step("start_compute", "start_compute", branch_id=branch.id, endpoint_id=endpoint.id)
+        )
+    ops = ctx.runner.submit(project.id, steps)
+    result: dict[str, Any] = {
+        "branch": views.branch(ctx, branch),
+        "endpoints": [views.endpoint(ctx, e) for e in endpoints],
+        "operations": views.operations(ops),
+        "roles": [views.role(r) for r in lookups.branch_roles(ctx.store, branch)],
+        "databases": [views.database(d) for d in lookups.branch_databases(ctx.store, branch)],
+    }
+    read_write = next((e for e in endpoints if e.type == "read_write"), None)
+    chosen = read_write or (endpoints[0] if endpoints else None)
+    uris = provisioning.connection_uris(ctx, branch, chosen)
+    if uris is not None:
+        result["connection_uris"] = uris
+    return reply(result, status=201)
+
+
+def _encode_cursor(branch: dict[str, Any], sort_by: str, sort_order: str) -> str:
+    token = {
+        "branch_id": branch["id"],
+        "sort_by": sort_by,
+        "sort_by_value": branch[sort_by],
+        "sort_order": sort_order.upper(),
+    }
+    return base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        token = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return str(token["sort_by_value"]), str(token["branch_id"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise errors.BadRequest(f"invalid cursor {cursor!r}") from None
+
+
+@routes.get("/projects/{project_id}/branches")
+async def list_branches(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    query = request.query
+    sort_by = queries.text(query, "sort_by") or "updated_at"
+    if sort_by not in _SORTS:
+        raise errors.BadRequest(f"sort_by: must be one of {', '.join(_SORTS)}")
+    sort_order = (queries.text(query, "sort_order") or "desc").lower()
+    if sort_order not in ("asc", "desc"):
+        raise errors.BadRequest("sort_order: must be asc or desc")
+    limit = queries.integer(query, "limit", 0, 1, 10_000) if "limit" in query else None
+    queries.boolean(query, "include_deleted")
+    search = (queries.text(query, "search") or "").lower()
+    rendered = [
+        views.branch(ctx, b)
+        for b in lookups.live_branches(ctx.store, project.id)
+        if not search or search in b.name.lower() or search in b.id
+    ]
+    descending = sort_order == "desc"
+    rendered.sort(key=lambda b: (str(b[sort_by]), b["id"]), reverse=descending)
+    cursor = queries.text(query, "cursor")
+    if cursor is not None:
+        anchor = _decode_cursor(cursor)
+        rendered = [
+            b
+            for b in rendered
+            if (
+                (str(b[sort_by]), b["id"]) < anchor
+                if descending
+                else (str(b[sort_by]), b["id"]) > anchor
+            )
+        ]
+    body: dict[str, Any] = {}
+    if limit is not None and len(rendered) > limit:
+        rendered = rendered[:limit]
+        body["pagination"] = {
+            "next": _encode_cursor(rendered[-1], sort_by, sort_order),
+            "sort_by": sort_by,
+            "sort_order": sort_order.upper(),
+        }
+    annotations = {
+        b.id: views.annotation(b)
+        for b in lookups.live_branches(ctx.store, project.id)
+        if b.annotations
+    }
+    return reply({"branches": rendered, "annotations": annotations, **body})
+
+
+@routes.get("/projects/{project_id}/branches/count")
+async def count_branches(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    search = (queries.text(request.query, "search") or "").lower()
+    count = sum(
+        1
+        for b in lookups.live_branches(ctx.store, project.id)
+        if not search or search in b.name.lower() or search in b.id
+    )
+    return reply({"count": count})
+
+
+@routes.get("/projects/{project_id}/branches/{branch_id}")
+async def get_branch(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    branch = lookups.branch(ctx.store, project, request.match_info["branch_id"])
+    return reply({"branch": views.branch(ctx, branch), "annotation": views.annotation(branch)})
+
+
+@routes.patch("/projects/{project_id}/branches/{branch_id}")
+async def update_branch(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    branch = lookups.branch(ctx.store, project, request.match_info["branch_id"])
+    patch = (await bodies.parse(request, bodies.BranchUpdate)).branch
+    if patch.name is not None and patch.name != branch.name:
+        provisioning.ensure_branch_name_free(ctx, project.id, patch.name)
+    expires_at = _expiry(patch.expires_at, "branch.expires_at")
+    if patch.name is not None:
+        branch.name = patch.name
+    if patch.protected is not None:
+        branch.protected = patch.protected
+    if "expires_at" in patch.model_fields_set:
+        branch.expires_at = expires_at
+    branch.updated_at = clock.now_iso()
+    ctx.store.branches.put(branch)
+    return reply({"branch": views.branch(ctx, branch), "operations": []})
+
+
+@routes.delete("/projects/{project_id}/branches/{branch_id}")
+async def delete_branch(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    queries.boolean(request.query, "hard_delete")
+    try:
+        branch = lookups.branch(ctx.store, project, request.match_info["branch_id"])
+    except errors.NotFound:
+        return no_content()
+    if branch.default:
+        raise errors.BadRequest(
+            f"branch {branch.id} is the project's default branch and cannot be deleted"
+        )
+    if branch.protected:
+        raise errors.BadRequest(f"branch {branch.id} is protected and cannot be deleted")
+    children = [b for b in lookups.live_branches(ctx.store, project.id) if b.parent_id == branch.id]
+    if children:
+        raise errors.BadRequest(
+            f"branch {branch.id} has child branches ({', '.join(c.id for c in children)}); "
+            "delete them first"
+        )
+    ctx.runner.ensure_unlocked(project.id)
+    steps = []
+    for endpoint in lookups.branch_endpoints(ctx.store, branch):
+        steps.append(
+            Step("suspend_compute", "delete_endpoint", branch_id=branch.id, endpoint_id=endpoint.id)
+        )
+        ctx.store.endpoints.delete(endpoint.id)
+    steps.append(Step("delete_timeline", "delete_branch", branch_id=branch.id))
+    branch.deleted = True
+    branch.updated_at = clock.now_iso()
+    ctx.store.branches.put(branch)
+    ops = ctx.runner.submit(project.id, steps)
+    return reply({"branch": views.branch(ctx, branch), "operations": views.operations(ops)})
+
+
+@routes.post("/projects/{project_id}/branches/{branch_id}/set_as_default")
+async def set_default(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    branch = lookups.branch(ctx.store, project, request.match_info["branch_id"])
+    stamp = clock.now_iso()
+    for other in lookups.live_branches(ctx.store, project.id):
+        if other.default and other.id != branch.id:
+            other.default = False
+            other.updated_at = stamp
+            ctx.store.branches.put(other)
+    branch.default = True
+    branch.updated_at = stamp
+    ctx.store.branches.put(branch)
+    return reply({"branch": views.branch(ctx, branch), "operations": []})
+
+
+@routes.post("/projects/{project_id}/branches/{branch_id}/restore")
+async def restore_branch(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    target = lookups.branch(ctx.store, project, request.match_info["branch_id"])
+    spec = await bodies.parse(request, bodies.BranchRestore)
+    source = lookups.branch(ctx.store, project, spec.source_branch_id)
+    own_history = source.id == target.id
+    if own_history and not (spec.source_lsn or spec.source_timestamp):
+        raise errors.BadRequest(
+            "source_lsn or source_timestamp is required to restore a branch to its own history"
+        )
+    if own_history and not spec.preserve_under_name:
+        raise errors.BadRequest(
+            "preserve_under_name is required to restore a branch to its own history"
+        )
+    children = [b for b in lookups.live_branches(ctx.store, project.id) if b.parent_id == target.id]
+    if children and not spec.preserve_under_name:
+        raise errors.BadRequest(
+            f"preserve_under_name is required: branch {target.id} has child branches"
+        )
+    if target.restore_status == "restored":
+        raise errors.BadRequest("restore from snapshot on target branch is still ongoing")
+    lsn, timestamp = provisioning.point_in_time(
+        project, source, spec.source_lsn, spec.source_timestamp, "source_lsn", "source_timestamp"
+    )
+    if spec.preserve_under_name:
+        provisioning.ensure_branch_name_free(ctx, project.id, spec.preserve_under_name)
+    ctx.runner.ensure_unlocked(project.id)
+
+    steps = []
+    parent = ctx.store.branches.get(target.parent_id) if target.parent_id else None
+    if spec.preserve_under_name:
+        preserved = provisioning.add_branch(
+            ctx,
+            project,
+            name=spec.preserve_under_name,
+            parent=parent,
+            copy_from=target,
+        )
+        preserved.parent_lsn = target.parent_lsn
+        preserved.head_lsn = target.head_lsn
+        ctx.store.branches.put(preserved)
+        for child in children:
+            child.parent_id = preserved.id
+            ctx.store.branches.put(child)
+        steps.append(
+            Step(
+                "create_branch",
+                "create_branch",
+                branch_id=preserved.id,
+                subject={"source": "branch", "source_branch_id": target.id, "copy": True},
+            )
+        )
+    if not own_history:
+        provisioning.clear_branch_contents(ctx, target)
+        provisioning.copy_branch_contents(ctx, source, target)
+        target.parent_id = source.id
+    stamp = clock.now_iso()
+    target.parent_lsn = ids.format_lsn(lsn if lsn is not None else source.head_lsn)
+    target.parent_timestamp = timestamp or stamp
+    target.last_reset_at = stamp
+    target.current_state = "resetting"
+    target.pending_state = "ready"
+    target.state_changed_at = stamp
+    target.updated_at = stamp
+    ctx.store.branches.put(target)
+    steps.append(
+        Step(
+            "create_timeline",
+            "restore_branch",
+            branch_id=target.id,
+            subject={
+                "source_branch_id": source.id,
+                "lsn": target.parent_lsn,
+                "timestamp": timestamp,
+            },
+        )
+    )
+    for endpoint in lookups.branch_endpoints(ctx.store, target):
+        if endpoint.current_state == "active":
+            steps.append(
+                Step("start_compute", "start_compute", branch_id=target.id, endpoint_id=endpoint.id)
+            )
+    ops = ctx.runner.submit(project.id, steps)
+    return reply({"branch": views.branch(ctx, target), "operations": views.operations(ops)})
+
+
+@routes.get("/projects/{project_id}/branches/{branch_id}/endpoints")
+async def list_branch_endpoints(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    branch = lookups.branch(ctx.store, project, request.match_info["branch_id"])
+    endpoints = lookups.branch_endpoints(ctx.store, branch)
+    return reply({"endpoints": [views.endpoint(ctx, e) for e in endpoints]})

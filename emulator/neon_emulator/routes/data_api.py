@@ -1,0 +1,7 @@
+"""TODO"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+routes = web.RouteTableDef()

@@ -1,0 +1,288 @@
+"""Projects: create, list (cursor pagination, ``search``), get, update, delete, recover, and
+``connection_uri``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from neon_emulator import (
+    bodies,
+    clock,
+    context,
+    errors,
+    ids,
+    lookups,
+    provisioning,
+    queries,
+    records,
+    regions,
+    views,
+)
+from neon_emulator.operations import Step
+from neon_emulator.routes import reply
+
+routes = web.RouteTableDef()
+
+
+def _endpoint_defaults(
+    spec: bodies.DefaultEndpointSettings | None, current: dict[str, Any], prefix: str
+) -> dict[str, Any]:
+    merged = dict(current)
+    if spec is not None:
+        merged.update(spec.model_dump(exclude_none=True))
+    provisioning.resolve_limits(
+        merged.get("autoscaling_limit_min_cu"),
+        merged.get("autoscaling_limit_max_cu"),
+        merged.get("suspend_timeout_seconds"),
+        provisioning.DEFAULT_ENDPOINT_SETTINGS,
+        prefix,
+    )
+    return merged
+
+
+@routes.post("/projects")
+async def create_project(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    caller = lookups.principal(request)
+    spec = (await bodies.parse(request, bodies.ProjectCreate)).project
+    if caller.key.project_id is not None:
+        raise errors.Forbidden("project-scoped API keys cannot create projects")
+    org_id = caller.resolve_org(spec.org_id)
+    org = ctx.store.organizations.get(org_id)
+    if org is None:
+        raise errors.NotFound(f"organization {org_id} not found")
+    region_id = spec.region_id or ctx.settings.default_region
+    if region_id not in regions.REGIONS:
+        raise errors.BadRequest(f"project.region_id: unsupported region {region_id!r}")
+
+    given = spec.default_endpoint_settings or bodies.DefaultEndpointSettings()
+    min_cu, max_cu, suspend = provisioning.resolve_limits(
+        given.autoscaling_limit_min_cu or spec.autoscaling_limit_min_cu,
+        given.autoscaling_limit_max_cu or spec.autoscaling_limit_max_cu,
+        given.suspend_timeout_seconds,
+        provisioning.DEFAULT_ENDPOINT_SETTINGS,
+        "project.default_endpoint_settings.",
+    )
+    endpoint_defaults = {
+        **provisioning.DEFAULT_ENDPOINT_SETTINGS,
+        **given.model_dump(exclude_none=True),
+        "autoscaling_limit_min_cu": min_cu,
+        "autoscaling_limit_max_cu": max_cu,
+        "suspend_timeout_seconds": suspend,
+    }
+    branch_spec = spec.branch or bodies.ProjectBranchSpec()
+    database_name = branch_spec.database_name or "neondb"
+    role_name = branch_spec.role_name or f"{database_name}_owner"
+    provisioning.check_role_name(role_name, "project.branch.role_name")
+
+    active = [p for p in ctx.store.projects if p.org_id == org_id and p.deleted_at is None]
+    if len(active) >= org.projects_limit:
+        raise errors.Unprocessable(
+            f"organization projects limit of {org.projects_limit} exceeded, got {len(active)}",
+            code="PROJECTS_LIMIT_EXCEEDED",
+        )
+
+    stamp = clock.now_iso()
+    project_id = ids.unique(ids.project_id, lambda c: c in ctx.store.projects)
+    project = ctx.store.projects.put(
+        records.Project(
+            id=project_id,
+            seq=ctx.store.next_value("project_seq"),
+            name=spec.name or project_id,
+            org_id=org_id,
+            region_id=region_id,
+            pg_version=spec.pg_version or 17,
+            provisioner=spec.provisioner or "k8s-neonvm",
+            store_passwords=True if spec.store_passwords is None else spec.store_passwords,
+            history_retention_seconds=(
+                86_400 if spec.history_retention_seconds is None else spec.history_retention_seconds
+            ),
+            default_endpoint_settings=endpoint_defaults,
+            settings={**provisioning.DEFAULT_PROJECT_SETTINGS, **(spec.settings or {})},
+            created_at=stamp,
+            updated_at=stamp,
+        )
+    )
+    branch = provisioning.add_branch(
+        ctx,
+        project,
+        name=branch_spec.name or "main",
+        parent=None,
+        default=True,
+        annotations=branch_spec.annotations,
+    )
+    role = provisioning.add_role(ctx, branch, role_name)
+    database = provisioning.add_database(ctx, branch, database_name, role_name)
+    endpoint = provisioning.add_endpoint(
+        ctx,
+        project,
+        branch,
+        type="read_write",
+        min_cu=min_cu,
+        max_cu=max_cu,
+        suspend=suspend,
+    )
+    ops = ctx.runner.submit(
+        project.id,
+        [
+            Step("create_timeline", "create_branch", branch_id=branch.id),
+            Step("start_compute", "start_compute", branch_id=branch.id, endpoint_id=endpoint.id),
+        ],
+    )
+    return reply(
+        {
+            "project": views.project(ctx, project, detailed=False),
+            "connection_uris": [views.connection(ctx, endpoint, role, database)],
+            "roles": [views.role(role, with_password=True)],
+            "databases": [views.database(database)],
+            "operations": views.operations(ops),
+            "branch": views.branch(ctx, branch),
+            "endpoints": [views.endpoint(ctx, endpoint)],
+        },
+        status=201,
+    )
+
+
+@routes.get("/projects")
+async def list_projects(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    caller = lookups.principal(request)
+    query = request.query
+    limit = queries.integer(query, "limit", 10, 1, 400)
+    queries.integer(query, "timeout", 100, 100, 30_000)
+    recoverable = queries.boolean(query, "recoverable")
+    search = (queries.text(query, "search") or "").lower()
+    cursor = queries.text(query, "cursor")
+    org_id = caller.resolve_org(queries.text(query, "org_id"))
+
+    candidates: list[records.Project] = []
+    for project in ctx.store.projects:
+        if project.org_id != org_id or not caller.sees(project):
+            continue
+        if (project.deleted_at is not None) != recoverable:
+            continue
+        if search and search not in project.name.lower() and search not in project.id:
+            continue
+        candidates.append(project)
+    candidates.sort(key=lambda p: p.seq)
+    if cursor is not None:
+        anchor = ctx.store.projects.get(cursor)
+        if anchor is None:
+            raise errors.BadRequest(f"invalid cursor {cursor!r}")
+        candidates = [p for p in candidates if p.seq > anchor.seq]
+    page = candidates[:limit]
+    body: dict[str, Any] = {
+        "projects": [views.project_item(ctx, p) for p in page],
+        "applications": {},
+        "integrations": {},
+    }
+    if page:
+        body["pagination"] = {"cursor": page[-1].id}
+    return reply(body)
+
+
+@routes.get("/projects/shared")
+async def list_shared_projects(request: web.Request) -> web.Response:
+    queries.integer(request.query, "limit", 10, 1, 400)
+    return reply({"projects": []})
+
+
+@routes.get("/projects/{project_id}")
+async def get_project(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    return reply({"project": views.project(ctx, project)})
+
+
+@routes.patch("/projects/{project_id}")
+async def update_project(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    patch = (await bodies.parse(request, bodies.ProjectUpdate)).project
+    endpoint_defaults = project.default_endpoint_settings
+    if patch.default_endpoint_settings is not None:
+        endpoint_defaults = _endpoint_defaults(
+            patch.default_endpoint_settings,
+            project.default_endpoint_settings,
+            "project.default_endpoint_settings.",
+        )
+    if patch.name is not None:
+        project.name = patch.name
+    if patch.settings is not None:
+        project.settings = {**project.settings, **patch.settings}
+    if patch.history_retention_seconds is not None:
+        project.history_retention_seconds = patch.history_retention_seconds
+    project.default_endpoint_settings = endpoint_defaults
+    project.updated_at = clock.now_iso()
+    ctx.store.projects.put(project)
+    return reply({"project": views.project(ctx, project, detailed=False), "operations": []})
+
+
+@routes.delete("/projects/{project_id}")
+async def delete_project(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    stamp = clock.now_iso()
+    project.deleted_at = stamp
+    project.updated_at = stamp
+    ctx.store.projects.put(project)
+    for endpoint in ctx.store.endpoints.in_project(project.id):
+        endpoint.current_state = "idle"
+        endpoint.pending_state = None
+        ctx.store.endpoints.put(endpoint)
+    ctx.runner.submit(project.id, [Step("suspend_compute", "delete_project")])
+    return reply({"project": views.project(ctx, project, detailed=False)})
+
+
+@routes.post("/projects/{project_id}/recover")
+async def recover_project(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    caller = lookups.principal(request)
+    project_id = request.match_info["project_id"]
+    project = ctx.store.projects.get(project_id)
+    if project is None or not caller.sees(project) or project.deleted_at is None:
+        raise errors.NotFound(f"project {project_id} not found")
+    if clock.parse(project.deleted_at) + views.RECOVERY_WINDOW < clock.now():
+        raise errors.NotFound(f"project {project_id} is past its recovery window")
+    project.deleted_at = None
+    project.updated_at = clock.now_iso()
+    ctx.store.projects.put(project)
+    return reply(
+        {
+            "project": views.project(ctx, project),
+            "branches": [
+                views.branch(ctx, b) for b in lookups.live_branches(ctx.store, project.id)
+            ],
+        }
+    )
+
+
+@routes.get("/projects/{project_id}/connection_uri")
+async def connection_uri(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    query = request.query
+    database_name = queries.required(query, "database_name")
+    role_name = queries.required(query, "role_name")
+    pooled = queries.boolean(query, "pooled")
+    branch_id = queries.text(query, "branch_id")
+    endpoint_id = queries.text(query, "endpoint_id")
+    endpoint = lookups.endpoint(ctx.store, project, endpoint_id) if endpoint_id else None
+    if branch_id:
+        branch = lookups.branch(ctx.store, project, branch_id)
+    elif endpoint is not None:
+        branch = lookups.branch(ctx.store, project, endpoint.branch_id)
+    else:
+        branch = lookups.default_branch(ctx.store, project)
+    if endpoint is None:
+        endpoint = lookups.read_write_endpoint(ctx.store, branch)
+        if endpoint is None:
+            raise errors.NotFound(f"branch {branch.id} has no read_write endpoint")
+    elif endpoint.branch_id != branch.id:
+        raise errors.BadRequest(f"endpoint {endpoint.id} does not belong to branch {branch.id}")
+    role = lookups.role(ctx.store, branch, role_name)
+    database = lookups.database(ctx.store, branch, database_name)
+    uri = ctx.addresses.uri(endpoint, role.name, role.password or "", database.name, pooled)
+    return reply({"uri": uri})
