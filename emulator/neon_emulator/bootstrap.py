@@ -19,7 +19,9 @@ from pathlib import Path
 from neon_emulator import clock, ids, records
 from neon_emulator.store import Store
 
-TIERS = {"sponsored": ("Sponsored", "free_v3"), "paid": ("Paid", "scale_v3")}
+# Plans are values every client's ``BillingSubscriptionType`` enum knows (neon-api 0.3.0 predates
+# the ``*_v3`` plans and rejects them).
+TIERS = {"sponsored": ("Sponsored", "free_v2"), "paid": ("Paid", "scale")}
 KEY_NAME = "bootstrap"
 
 

@@ -112,14 +112,13 @@ class OperationRunner:
             if failed:
                 self._finish(op, "cancelled")
                 continue
-            latency = max(self._knobs.operation_latency, 0.0) * share
-            await asyncio.sleep(latency * 0.2)
+            await self._pause(share * 0.2)
             op.status = "running"
             op.updated_at = clock.now_iso()
             op.started = time.monotonic()
             self._store.operations.put(op)
             self._store.commit()
-            await asyncio.sleep(latency * 0.8)
+            await self._pause(share * 0.8)
             try:
                 await self._dataplane.run(op, self._store)
             except Exception as exc:  # the data plane's failure becomes the operation's
@@ -131,6 +130,17 @@ class OperationRunner:
                 continue
             settle(self._store, op)
             self._finish(op, "finished")
+
+    async def _pause(self, fraction: float) -> None:
+        """Sleep ``fraction`` of the operation latency, following changes made meanwhile."""
+        started = time.monotonic()
+        while True:
+            target = max(self._knobs.operation_latency, 0.0) * fraction
+            remaining = target - (time.monotonic() - started)
+            if remaining <= 0:
+                await asyncio.sleep(0)
+                return
+            await asyncio.sleep(min(remaining, 0.1))
 
     def _finish(self, op: records.Operation, status: str) -> None:
         op.status = status

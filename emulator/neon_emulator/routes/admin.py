@@ -55,7 +55,7 @@ class OperationsUpdate(bodies.Body):
 
 class OrganizationCreate(bodies.Body):
     name: Annotated[str, Field(min_length=1)]
-    plan: str = "scale_v3"
+    plan: str = "scale"
 
 
 class LimitsUpdate(bodies.Body):

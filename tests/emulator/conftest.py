@@ -1,0 +1,209 @@
+"""The emulator as tests meet it: a real ``neon-emulator serve`` subprocess over HTTP.
+
+Fixtures:
+
+* ``emulator`` -- one emulator for the session (operation latency 50 ms, rate limits off), for
+  tests that only need an API; tests must not change its knobs.
+* ``own_emulator`` -- a fresh emulator in the test's own state directory, for tests that change
+  knobs, restart it or exhaust budgets. :class:`Emulator` ``.restart()`` keeps the state dir.
+* ``start_emulator`` -- factory for emulators started with extra CLI flags.
+* ``api`` -- an ``httpx.Client`` on the session emulator's ``/api/v2`` with the bootstrap key.
+* ``paid_org`` / ``sponsored_org`` -- the bootstrap organizations' ids.
+* ``project`` -- a fresh project in the paid organization whose operations have finished.
+* ``create_project`` / ``wait_for_operations`` -- helpers (as fixtures: test modules here are not
+  importable packages).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+FAST = ["--operation-latency", "0.05", "--rate-limit-per-minute", "0", "--burst-per-second", "0"]
+
+
+@dataclass
+class Emulator:
+    state_dir: Path
+    args: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    bootstrap: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return str(self.bootstrap["api_url"])
+
+    @property
+    def base_url(self) -> str:
+        return self.api_url.rsplit("/api/v2", 1)[0]
+
+    @property
+    def api_key(self) -> str:
+        return str(self.bootstrap["api_key"])
+
+    @property
+    def organizations(self) -> dict[str, str]:
+        return dict(self.bootstrap["organizations"])
+
+    def start(self) -> None:
+        bootstrap = self.state_dir / "bootstrap.json"
+        bootstrap.unlink(missing_ok=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.state_dir.parent / f"{self.state_dir.name}.log"
+        with log_path.open("ab") as log:
+            self.process = self._spawn(log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"emulator exited with {self.process.returncode}")
+            if bootstrap.exists():
+                self.bootstrap = json.loads(bootstrap.read_text())
+                try:
+                    if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("emulator did not become ready")
+
+    def _spawn(self, log: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "neon_emulator",
+                "serve",
+                "--port",
+                "0",
+                "--state-dir",
+                str(self.state_dir),
+                *self.args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        token = self.api_key if key is None else key
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.api_url, headers=headers, timeout=30)
+
+    def admin(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30)
+
+
+def _wait_for_operations(api: httpx.Client, project_id: str, timeout: float = 30) -> None:
+    """Poll the project's operations until none is in flight, as Neon asks clients to."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = api.get(f"/projects/{project_id}/operations", params={"limit": 1000})
+        response.raise_for_status()
+        statuses = {op["status"] for op in response.json()["operations"]}
+        if not statuses & {"scheduling", "running", "cancelling"}:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"operations of {project_id} did not finish")
+
+
+def _create_project(api: httpx.Client, org_id: str, **fields: Any) -> dict[str, Any]:
+    response = api.post("/projects", json={"project": {"org_id": org_id, **fields}})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    _wait_for_operations(api, body["project"]["id"])
+    return body
+
+
+WaitForOperations = Callable[..., None]
+CreateProject = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def wait_for_operations() -> WaitForOperations:
+    """``wait_for_operations(api, project_id)``: poll until no operation is in flight."""
+    return _wait_for_operations
+
+
+@pytest.fixture
+def create_project() -> CreateProject:
+    """``create_project(api, org_id, **fields)``: create and wait; returns the create response."""
+    return _create_project
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    running = Emulator(tmp_path_factory.mktemp("emulator") / "state", FAST)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def own_emulator(tmp_path: Path) -> Iterator[Emulator]:
+    running = Emulator(tmp_path / "state", list(FAST))
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def start_emulator(tmp_path: Path) -> Iterator[Callable[..., Emulator]]:
+    """``start_emulator(*cli_args)``: an emulator started with extra CLI flags, stopped after."""
+    started: list[Emulator] = []
+
+    def start(*args: str) -> Emulator:
+        running = Emulator(tmp_path / f"state-{len(started)}", [*FAST, *args])
+        started.append(running)
+        running.start()
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def api(emulator: Emulator) -> Iterator[httpx.Client]:
+    with emulator.client() as client:
+        yield client
+
+
+@pytest.fixture
+def paid_org(emulator: Emulator) -> str:
+    return emulator.organizations["paid"]
+
+
+@pytest.fixture
+def sponsored_org(emulator: Emulator) -> str:
+    return emulator.organizations["sponsored"]
+
+
+@pytest.fixture
+def project(api: httpx.Client, paid_org: str) -> dict[str, Any]:
+    """A fresh project (the whole create response) whose operations have finished."""
+    return _create_project(api, paid_org)
