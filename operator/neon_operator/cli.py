@@ -1,7 +1,7 @@
 """The ``neon-operator`` command.
 
-``neon-operator crds [--output DIR]``
-    regenerate the CRD YAML from the models (``crds/`` by default).
+``neon-operator crds [--output DIR] [--chart DIR]``
+    regenerate the CRD YAML from the models, into ``crds/`` and the Helm chart's ``crds/``.
 ``neon-operator demo [--keep]``
     start the local stack and walk through what the operator does.
 ``neon-operator dev up --state-dir DIR`` / ``neon-operator dev down --state-dir DIR``
@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
 
     crds_command = commands.add_parser("crds", help="write the CRD YAML generated from the models")
     crds_command.add_argument("--output", type=pathlib.Path, default=pathlib.Path("crds"))
+    crds_command.add_argument(
+        "--chart",
+        type=pathlib.Path,
+        default=pathlib.Path("helm/neon-operator"),
+        help="also write the chart's crds/ (skipped when the chart directory does not exist)",
+    )
     crds_command.set_defaults(handler=_crds)
 
     demo = commands.add_parser("demo", help="start the local stack and walk through the product")
@@ -61,8 +67,12 @@ def _parser() -> argparse.ArgumentParser:
 def _crds(args: argparse.Namespace) -> int:
     from neon_operator import crds
 
-    for path in crds.write(args.output):
-        print(path)
+    targets = [args.output]
+    if args.chart.is_dir():
+        targets.append(args.chart / "crds")
+    for target in targets:
+        for path in crds.write(target):
+            print(path)
     return 0
 
 

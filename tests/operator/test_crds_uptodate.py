@@ -10,13 +10,16 @@ from neon_operator import crds
 
 pytestmark = pytest.mark.unit
 
-CRDS_DIR = pathlib.Path(__file__).resolve().parents[2] / "crds"
-REGENERATE = "run `neon-operator crds` from the repository root and commit crds/"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+REGENERATE = "run `neon-operator crds` from the repository root and commit the result"
 
 
-def test_committed_crds_match_the_models() -> None:
+@pytest.mark.parametrize("directory", ["crds", "helm/neon-operator/crds"])
+def test_committed_crds_match_the_models(directory: str) -> None:
     rendered = crds.render()
-    committed = {path.name: path.read_text(encoding="utf-8") for path in CRDS_DIR.glob("*.yaml")}
+    committed = {
+        path.name: path.read_text(encoding="utf-8") for path in (ROOT / directory).glob("*.yaml")
+    }
 
     missing = sorted(rendered.keys() - committed.keys())
     stale = sorted(committed.keys() - rendered.keys())
@@ -26,7 +29,7 @@ def test_committed_crds_match_the_models() -> None:
 
     outdated = {"missing": missing, "stale": stale, "changed": changed}
     assert outdated == {"missing": [], "stale": [], "changed": []}, (
-        f"crds/ is out of date: {REGENERATE}"
+        f"{directory}/ is out of date: {REGENERATE}"
     )
 
 

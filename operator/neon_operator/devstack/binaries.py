@@ -31,6 +31,7 @@ from collections.abc import Iterator
 
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
+HELM_VERSION = "v3.22.0"
 
 # Go 1.27 switches encoding/json to v2 by default, which makes the 1.36 apiserver serve malformed
 # OpenAPI (kube-openapi#616). Pinning the local toolchain and the experiment keeps us on v1.
@@ -150,6 +151,39 @@ def staging_replacements(kubernetes_go_mod: str, version: str) -> dict[str, str]
     return {module: published for module in modules}
 
 
+def ensure_helm(log: pathlib.Path | None = None) -> pathlib.Path:
+    """Return the ``helm`` binary (used to test the chart), building it once if missing.
+
+    Helm's module has no ``replace`` lines, so a plain ``go install`` of its command works.
+    """
+    root = cache_root()
+    out = root / "bin" / f"helm-{HELM_VERSION}"
+    helm = out / "helm"
+    with _locked(root / "build.lock"):
+        if not helm.exists():
+            work = root / "build" / f"helm-{HELM_VERSION}"
+            work.mkdir(parents=True, exist_ok=True)
+            staging = out.with_name(out.name + ".partial")
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            ldflags = f"-s -w -X helm.sh/helm/v3/internal/version.version={HELM_VERSION}"
+            _go(
+                [
+                    "install",
+                    "-trimpath",
+                    "-ldflags",
+                    ldflags,
+                    f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}",
+                ],
+                work,
+                log,
+                env={"GOBIN": str(staging), "GOFLAGS": ""},
+            )
+            shutil.rmtree(out, ignore_errors=True)
+            staging.rename(out)
+    return helm
+
+
 def _build_kubernetes(work: pathlib.Path, out: pathlib.Path, log: pathlib.Path | None) -> None:
     work.mkdir(parents=True, exist_ok=True)
     info = json.loads(
@@ -218,11 +252,16 @@ def _build_etcd(work: pathlib.Path, out: pathlib.Path, log: pathlib.Path | None)
     staging.rename(out)
 
 
-def _go(args: list[str], cwd: pathlib.Path, log: pathlib.Path | None) -> str:
+def _go(
+    args: list[str],
+    cwd: pathlib.Path,
+    log: pathlib.Path | None,
+    env: dict[str, str] | None = None,
+) -> str:
     go = shutil.which("go")
     if go is None:
         raise BuildError("`go` is not on PATH; install Go 1.26 to build the local control plane")
-    env = {**os.environ, **_GO_ENV}
+    env = {**os.environ, **_GO_ENV, **(env or {})}
     started = time.monotonic()
     result = subprocess.run(
         [go, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
