@@ -1,7 +1,245 @@
-"""TODO"""
+"""Snapshots: create (root branches only; parameters in the query as the spec says, or a JSON
+body as Neon's docs show), list, rename, delete (202), restore to a new branch, and finalize.
+
+Restore without ``finalize_restore`` makes a new branch holding the snapshot
+(``restore_status: restored``, ``restored_from: <snapshot id>``) and leaves the target alone.
+Finalizing -- at once or later through ``POST …/branches/{id}/finalize_restore`` -- moves the
+target's computes to the restored branch (connection strings stay valid), gives it the target's
+name, default flag and protection, records the target's id in ``restored_as``, renames the target
+to ``<name> (old)`` (or the given name) and sets ``restore_status: finalized``.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
+from neon_emulator import (
+    bodies,
+    clock,
+    context,
+    errors,
+    ids,
+    lookups,
+    provisioning,
+    queries,
+    records,
+    views,
+)
+from neon_emulator.context import Context
+from neon_emulator.operations import Step
+from neon_emulator.routes import reply
+
 routes = web.RouteTableDef()
+
+
+async def _snapshot_parameters(request: web.Request) -> bodies.SnapshotCreate:
+    data = await bodies.read_json(request)
+    merged: dict[str, Any] = dict(data) if isinstance(data, dict) else {}
+    for name in ("lsn", "timestamp", "name", "expires_at"):
+        value = queries.text(request.query, name)
+        if value is not None:
+            merged[name] = value
+    return bodies.validate(bodies.SnapshotCreate, merged)
+
+
+@routes.post("/projects/{project_id}/branches/{branch_id}/snapshot")
+async def create_snapshot(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    branch = lookups.branch(ctx.store, project, request.match_info["branch_id"])
+    spec = await _snapshot_parameters(request)
+    if branch.parent_id is not None:
+        raise errors.BadRequest(
+            f"snapshots can only be taken of root branches; branch {branch.id} has a parent"
+        )
+    lsn, timestamp = provisioning.point_in_time(
+        project, branch, spec.lsn, spec.timestamp, "lsn", "timestamp"
+    )
+    expires_at = None
+    if spec.expires_at is not None:
+        try:
+            expires_at = clock.iso(clock.parse(spec.expires_at))
+        except ValueError:
+            raise errors.BadRequest(
+                f"expires_at: {spec.expires_at!r} is not an RFC 3339 timestamp"
+            ) from None
+    org = ctx.store.organizations.get(project.org_id)
+    limit = org.snapshots_per_project if org else 100
+    manual = [s for s in ctx.store.snapshots.in_project(project.id) if s.manual]
+    if len(manual) >= limit:
+        raise errors.Unprocessable(
+            f"snapshots limit of {limit} per project exceeded, got {len(manual)}"
+        )
+    ctx.runner.ensure_unlocked(project.id)
+    stamp = clock.now_iso()
+    snapshot = records.Snapshot(
+        id=ids.unique(
+            lambda: ids.snapshot_id(project.region_id), lambda c: c in ctx.store.snapshots
+        ),
+        project_id=project.id,
+        name=spec.name or f"{branch.name} snapshot {stamp}",
+        lsn=ids.format_lsn(lsn if lsn is not None else branch.head_lsn),
+        timestamp=timestamp or stamp,
+        source_branch_id=branch.id,
+        created_at=stamp,
+        expires_at=expires_at,
+        manual=True,
+        full_size=views.LOGICAL_SIZE_BYTES,
+        roles=[views.role(r, with_password=True) for r in lookups.branch_roles(ctx.store, branch)],
+        databases=[views.database(d) for d in lookups.branch_databases(ctx.store, branch)],
+    )
+    ctx.store.snapshots.put(snapshot)
+    ops = ctx.runner.submit(
+        project.id,
+        [
+            Step(
+                "create_branch",
+                "create_snapshot",
+                branch_id=branch.id,
+                subject={"snapshot_id": snapshot.id, "lsn": snapshot.lsn},
+            )
+        ],
+    )
+    return reply({"snapshot": views.snapshot(snapshot), "operations": views.operations(ops)})
+
+
+@routes.get("/projects/{project_id}/snapshots")
+async def list_snapshots(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    found = ctx.store.snapshots.in_project(project.id)
+    return reply({"snapshots": [views.snapshot(s) for s in found]})
+
+
+@routes.patch("/projects/{project_id}/snapshots/{snapshot_id}")
+async def update_snapshot(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    snapshot = lookups.snapshot(ctx.store, project, request.match_info["snapshot_id"])
+    patch = (await bodies.parse(request, bodies.SnapshotUpdate)).snapshot
+    if patch.name is not None:
+        snapshot.name = patch.name
+        ctx.store.snapshots.put(snapshot)
+    return reply({"snapshot": views.snapshot(snapshot)})
+
+
+@routes.delete("/projects/{project_id}/snapshots/{snapshot_id}")
+async def delete_snapshot(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    snapshot = lookups.snapshot(ctx.store, project, request.match_info["snapshot_id"])
+    ctx.runner.ensure_unlocked(project.id)
+    ctx.store.snapshots.delete(snapshot.id)
+    ops = ctx.runner.submit(
+        project.id,
+        [Step("delete_timeline", "delete_snapshot", subject={"snapshot_id": snapshot.id})],
+    )
+    return reply({"operations": views.operations(ops)}, status=202)
+
+
+def _finalize(
+    ctx: Context, project: records.Project, restored: records.Branch, old_name: str | None
+) -> tuple[list[records.Endpoint], list[Step]]:
+    """Swap ``restored`` in for its target branch; returns the moved endpoints and steps."""
+    target_id = restored.restore_target_id
+    target = ctx.store.branches.get(target_id) if target_id else None
+    if target is None or target.deleted:
+        raise errors.BadRequest(f"the branch that {restored.id} should replace no longer exists")
+    new_old_name = old_name or f"{target.name} (old)"
+    if any(
+        b.name == new_old_name and b.id != target.id
+        for b in lookups.live_branches(ctx.store, project.id)
+    ):
+        raise errors.Conflict(f"branch with name {new_old_name!r} already exists")
+    stamp = clock.now_iso()
+    moved = lookups.branch_endpoints(ctx.store, target)
+    steps: list[Step] = []
+    for endpoint in moved:
+        endpoint.branch_id = restored.id
+        endpoint.updated_at = stamp
+        if endpoint.current_state == "active":
+            endpoint.pending_state = "active"
+            steps.append(Step("suspend_compute", "suspend_compute", restored.id, endpoint.id))
+            steps.append(Step("start_compute", "start_compute", restored.id, endpoint.id))
+        ctx.store.endpoints.put(endpoint)
+    restored.name, target.name = target.name, new_old_name
+    restored.default, target.default = target.default, False
+    restored.protected, target.protected = target.protected, False
+    restored.restored_as = target.id
+    restored.restore_status = "finalized"
+    restored.restore_target_id = None
+    restored.updated_at = target.updated_at = stamp
+    ctx.store.branches.put(target)
+    ctx.store.branches.put(restored)
+    return moved, steps
+
+
+@routes.post("/projects/{project_id}/snapshots/{snapshot_id}/restore")
+async def restore_snapshot(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    snapshot = lookups.snapshot(ctx.store, project, request.match_info["snapshot_id"])
+    spec = await bodies.parse(request, bodies.SnapshotRestore, optional=True)
+    name = spec.name or queries.text(request.query, "name")
+    target_id = spec.target_branch_id or snapshot.source_branch_id
+    if not target_id:
+        raise errors.BadRequest("target_branch_id is required: the snapshot has no source branch")
+    target = lookups.branch(ctx.store, project, target_id)
+    if name:
+        provisioning.ensure_branch_name_free(ctx, project.id, name)
+    ctx.runner.ensure_unlocked(project.id)
+
+    stamp = clock.now_iso()
+    branch = provisioning.add_branch(
+        ctx,
+        project,
+        name=name or f"{target.name} restored from {snapshot.name}",
+        parent=None,
+        parent_lsn=ids.parse_lsn(snapshot.lsn) if snapshot.lsn else None,
+    )
+    provisioning.copy_roles_and_databases(ctx, branch, snapshot.roles, snapshot.databases)
+    branch.restore_status = "restored"
+    branch.restored_from = snapshot.id
+    branch.restore_target_id = target.id
+    branch.updated_at = stamp
+    ctx.store.branches.put(branch)
+    steps = [
+        Step(
+            "create_branch",
+            "create_branch",
+            branch_id=branch.id,
+            subject={"source": "snapshot", "snapshot_id": snapshot.id},
+        )
+    ]
+    moved: list[records.Endpoint] = []
+    if spec.finalize_restore:
+        moved, more = _finalize(ctx, project, branch, None)
+        steps.extend(more)
+    ops = ctx.runner.submit(project.id, steps)
+    return reply(
+        {
+            "branch": views.branch(ctx, branch),
+            "endpoints": [views.endpoint(ctx, e) for e in moved],
+            "operations": views.operations(ops),
+        }
+    )
+
+
+@routes.post("/projects/{project_id}/branches/{branch_id}/finalize_restore")
+async def finalize_restore(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    branch = lookups.branch(ctx.store, project, request.match_info["branch_id"])
+    spec = await bodies.parse(request, bodies.FinalizeRestore, optional=True)
+    if branch.restore_status != "restored":
+        raise errors.BadRequest(
+            f"branch {branch.id} is not a restored snapshot awaiting finalization"
+        )
+    ctx.runner.ensure_unlocked(project.id)
+    _, steps = _finalize(ctx, project, branch, spec.name)
+    if not steps:
+        steps = [Step("apply_config", "apply_config", branch_id=branch.id)]
+    ops = ctx.runner.submit(project.id, steps)
+    return reply({"operations": views.operations(ops)})
