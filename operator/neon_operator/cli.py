@@ -1,7 +1,8 @@
 """The ``neon-operator`` command.
 
 ``neon-operator crds [--output DIR] [--chart DIR]``
-    regenerate the CRD YAML from the models, into ``crds/`` and the Helm chart's ``crds/``.
+    regenerate the CRD YAML from the models, into ``crds/`` and the Helm chart's ``crds/``,
+    and the Markdown reference ``docs/crd-reference.md``.
 ``neon-operator demo [--keep]``
     start the local stack and walk through what the operator does.
 ``neon-operator dev up --state-dir DIR`` / ``neon-operator dev down --state-dir DIR``
@@ -41,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
         default=pathlib.Path("helm/neon-operator"),
         help="also write the chart's crds/ (skipped when the chart directory does not exist)",
     )
+    crds_command.add_argument(
+        "--reference",
+        type=pathlib.Path,
+        default=pathlib.Path("docs/crd-reference.md"),
+        help="where to write the Markdown CRD reference",
+    )
     crds_command.set_defaults(handler=_crds)
 
     demo = commands.add_parser("demo", help="start the local stack and walk through the product")
@@ -65,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _crds(args: argparse.Namespace) -> int:
-    from neon_operator import crds
+    from neon_operator import crddocs, crds
 
     targets = [args.output]
     if args.chart.is_dir():
@@ -73,6 +80,9 @@ def _crds(args: argparse.Namespace) -> int:
     for target in targets:
         for path in crds.write(target):
             print(path)
+    args.reference.parent.mkdir(parents=True, exist_ok=True)
+    args.reference.write_text(crddocs.render(), encoding="utf-8")
+    print(args.reference)
     return 0
 
 
