@@ -488,8 +488,7 @@ class NeonClient:
 
     async def get_operation(self, project_id: str, operation_id: str) -> models.Operation:
         """The current state of one operation."""
-        placeholder = models.Operation(id=operation_id, project_id=project_id, action="", status="")
-        return await operations.get_operation(self._session, placeholder)
+        return await operations.get_operation(self._session, project_id, operation_id)
 
     async def wait_for_operations(
         self,

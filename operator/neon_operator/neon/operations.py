@@ -76,17 +76,19 @@ async def wait_for_operations(
             raise errors.OperationTimeout(pending, timeout if timeout is not None else poll.timeout)
         await sleep(min(interval, remaining))
         interval = min(poll.max_interval, interval * poll.factor)
-        polled = await asyncio.gather(*(get_operation(session, op) for op in pending))
+        polled = await asyncio.gather(
+            *(get_operation(session, op.project_id, op.id) for op in pending)
+        )
         for op in polled:
             latest[op.id] = op
 
 
-async def get_operation(session: Session, op: Operation) -> Operation:
-    """The current state of ``op``."""
+async def get_operation(session: Session, project_id: str, operation_id: str) -> Operation:
+    """The current state of one operation."""
     envelope = await session.request_model(
         _OperationEnvelope,
         "GET",
         OPERATION_ROUTE,
-        {"project_id": op.project_id, "operation_id": op.id},
+        {"project_id": project_id, "operation_id": operation_id},
     )
     return envelope.operation

@@ -75,6 +75,8 @@ async def test_waiting_on_finished_operations_costs_nothing(neon: NeonClient, or
     polls = neon.calls.count("GET", OPERATION_ROUTE)
     assert await neon.wait_for_operations(finished) == finished
     assert neon.calls.count("GET", OPERATION_ROUTE) == polls
+    again = await neon.get_operation(created.project.id, finished[0].id)
+    assert again.status == finished[0].status
 
 
 async def test_listing_pages_through_every_project_without_an_extra_call(
@@ -318,3 +320,59 @@ async def test_credentials_flow_logs_no_secret(
     for secret in (emulator.api_key, new_password, old_password, direct.get_secret_value()):
         assert secret
         assert secret not in caplog.text
+
+
+async def test_snapshot_restore_in_two_steps_and_cleanup(neon: NeonClient, org: str) -> None:
+    created = await neon.create_project(ProjectCreate(name=unique("snaps"), org_id=org))
+    project_id, main = created.project.id, created.branch
+    await neon.wait_for_operations(created.operations)
+
+    taken = await neon.create_snapshot(project_id, main.id, name="checkpoint")
+    await neon.wait_for_operations(taken.operations)
+    assert [s.id for s in await neon.list_snapshots(project_id)] == [taken.snapshot.id]
+
+    restored = await neon.restore_snapshot(
+        project_id, taken.snapshot.id, name="restored", target_branch_id=main.id
+    )
+    await neon.wait_for_operations(restored.operations)
+    assert restored.branch.restore_status == "restored"
+    assert restored.branch.restored_from == taken.snapshot.id
+
+    await neon.wait_for_operations(
+        await neon.finalize_restore(project_id, restored.branch.id, name="main-old")
+    )
+    branch = await neon.get_branch(project_id, restored.branch.id)
+    assert (branch.name, branch.restore_status, branch.restored_as) == (
+        main.name,
+        "finalized",
+        main.id,
+    )
+    assert (await neon.get_branch(project_id, main.id)).name == "main-old"
+
+    await neon.wait_for_operations(await neon.delete_snapshot(project_id, taken.snapshot.id))
+    assert await neon.list_snapshots(project_id) == []
+
+
+async def test_projects_move_between_organizations(neon: NeonClient, emulator: Emulator) -> None:
+    source, destination = emulator.organizations["sponsored"], emulator.organizations["paid"]
+    created = await neon.create_project(ProjectCreate(name=unique("move"), org_id=source))
+    await neon.wait_for_operations(created.operations)
+    assert await neon.transfer_projects(source, destination, [created.project.id]) == 1
+    assert (await neon.get_project(created.project.id)).org_id == destination
+
+
+async def test_point_in_time_branch_and_self_restore(neon: NeonClient, org: str) -> None:
+    created = await neon.create_project(ProjectCreate(name=unique("pitr"), org_id=org))
+    project_id, main = created.project.id, created.branch
+    await neon.wait_for_operations(created.operations)
+    branch = await neon.get_branch(project_id, main.id)
+    assert branch.created_at is not None
+
+    pitr = await neon.create_branch(
+        project_id, BranchCreate(name="as-of-creation", parent_timestamp=branch.created_at)
+    )
+    await neon.wait_for_operations(pitr.operations)
+    assert pitr.branch.parent_timestamp is not None
+
+    restored = await neon.restore_branch(project_id, pitr.branch.id, source_branch_id=main.id)
+    await neon.wait_for_operations(restored.operations)

@@ -23,6 +23,7 @@ from neon_operator.neon import (
     Operation,
     OperationFailed,
     OperationTimeout,
+    RateLimiter,
     RetryPolicy,
     Role,
     ServerError,
@@ -185,17 +186,16 @@ async def test_operations_still_running_at_the_deadline_time_out_transiently() -
     async def sleep(seconds: float) -> None:
         clock.now += seconds
 
-    client = NeonClient(
-        API_KEY,
-        base_url="http://neon.invalid/api/v2",
-        transport=httpx.MockTransport(handler),
-        limiters=LimiterRegistry(),
-        sleep=sleep,
+    http = httpx.AsyncClient(
+        base_url="http://neon.invalid/api/v2", transport=httpx.MockTransport(handler)
     )
-    async with client:
+    neon_session = session.Session(
+        http, limiter=RateLimiter(), retry=RetryPolicy(), calls=CallLog(), sleep=sleep
+    )
+    async with http:
         with pytest.raises(OperationTimeout) as caught:
             await operations.wait_for_operations(
-                client._session,
+                neon_session,
                 [Operation.model_validate(op("running"))],
                 timeout=10.0,
                 sleep=sleep,
