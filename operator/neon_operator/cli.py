@@ -5,6 +5,8 @@
     and the Markdown reference ``docs/crd-reference.md``.
 ``neon-operator demo [--keep]``
     start the local stack and walk through what the operator does.
+``neon-operator run [--namespace NS]... [--liveness-port N] [--metrics-port N]``
+    run the operator against the current kubeconfig (or the in-cluster service account).
 ``neon-operator dev up --state-dir DIR`` / ``neon-operator dev down --state-dir DIR``
     start / stop the local stack: a real kube-apiserver, etcd and kube-controller-manager on
     loopback with this operator's CRDs installed, and the Neon emulator.
@@ -55,6 +57,41 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
     demo.set_defaults(handler=_demo)
 
+    run = commands.add_parser("run", help="run the operator against the current kubeconfig")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        default=[],
+        help="serve NeonAppDatabases of this namespace (repeatable; default: all namespaces)",
+    )
+    scope.add_argument(
+        "--all-namespaces", "-A", action="store_true", help="serve every namespace (default)"
+    )
+    run.add_argument("--liveness-port", type=int, default=None, help="serve /healthz on this port")
+    run.add_argument("--metrics-port", type=int, default=None, help="serve /metrics on this port")
+    run.add_argument(
+        "--resync-interval",
+        type=float,
+        default=None,
+        help="seconds between Secret drift checks per resource (default 300)",
+    )
+    run.add_argument(
+        "--neon-resync-interval",
+        type=float,
+        default=None,
+        help="seconds between Neon drift checks per resource (default 3600)",
+    )
+    run.add_argument(
+        "--retry-delay",
+        type=float,
+        default=None,
+        help="seconds before retrying a resource blocked by config or Neon (default 30)",
+    )
+    run.add_argument("--log-level", default="INFO")
+    run.set_defaults(handler=_run)
+
     dev = commands.add_parser("dev", help="the local stack for demos and tests")
     dev_commands = dev.add_subparsers(metavar="ACTION", required=True)
     dev_up = dev_commands.add_parser(
@@ -90,6 +127,33 @@ def _demo(args: argparse.Namespace) -> int:
     from neon_operator import demo
 
     return demo.run(args.state_dir, keep=args.keep)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import dataclasses
+    import logging
+
+    from neon_operator import runner, settings
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    # httpx logs every request URL at INFO; the client's own DEBUG lines say what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    overrides = {
+        "resync_interval": args.resync_interval,
+        "neon_resync_interval": args.neon_resync_interval,
+        "retry_delay": args.retry_delay,
+    }
+    configured = dataclasses.replace(
+        settings.Settings(
+            namespaces=tuple(args.namespace),
+            liveness_port=args.liveness_port,
+            metrics_port=args.metrics_port,
+        ),
+        **{name: value for name, value in overrides.items() if value is not None},
+    )
+    return runner.run(configured)
 
 
 def _dev_up(args: argparse.Namespace) -> int:

@@ -8,6 +8,11 @@ once everything answers; it writes ``DIR/kubeconfig`` and ``DIR/stack.json``::
      "pids": {"etcd": ..., "kube-apiserver": ..., ...}}
 
 ``down`` reads ``stack.json`` and stops what it names, so it works from another process.
+
+With the emulator, ``up`` also stores its API key in the Secret ``neon-api-key`` of namespace
+``neon-operator-system`` and creates the ``default`` NeonConfig pointing at the emulator (tiers
+``free`` → the sponsored organization, ``paid`` → the paid one), so any example
+NeonAppDatabase works as soon as an operator runs.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from neon_operator.devstack import controlplane, crdinstall, processes
 from neon_operator.devstack.processes import Process
 
 STACK_FILE = "stack.json"
+OPERATOR_NAMESPACE = "neon-operator-system"
+API_KEY_SECRET = "neon-api-key"
+DEFAULT_CONFIG = "default"
 
 
 @dataclasses.dataclass
@@ -115,6 +123,7 @@ def up(
             plane.start_controller_manager()
         if emulator:
             stack.emulator = _start_emulator(stack, emulator_args or [])
+            configure_operator(plane.kubeconfig, stack.emulator)
     except BaseException:
         stack.stop()
         raise
@@ -182,3 +191,53 @@ def _start_emulator(stack: Stack, extra_args: list[str]) -> Emulator:
         api_key_file=key_file,
         organizations=dict(info["organizations"]),
     )
+
+
+def configure_operator(kubeconfig: pathlib.Path, emulator: Emulator) -> None:
+    """The API key Secret and the ``default`` NeonConfig for the emulator (created or replaced)."""
+    from kubernetes import client, config
+    from kubernetes.client.rest import ApiException
+
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        core = client.CoreV1Api(api)
+        try:
+            core.create_namespace({"metadata": {"name": OPERATOR_NAMESPACE}})
+        except ApiException as error:
+            if error.status != 409:
+                raise
+        secret = {
+            "metadata": {"name": API_KEY_SECRET, "namespace": OPERATOR_NAMESPACE},
+            "stringData": {"apiKey": emulator.api_key()},
+        }
+        try:
+            core.create_namespaced_secret(OPERATOR_NAMESPACE, secret)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            core.replace_namespaced_secret(API_KEY_SECRET, OPERATOR_NAMESPACE, secret)
+        neon_config: dict[str, Any] = {
+            "apiVersion": "neon.operator.dev/v1alpha1",
+            "kind": "NeonConfig",
+            "metadata": {"name": DEFAULT_CONFIG},
+            "spec": {
+                "apiUrl": emulator.api_url,
+                "apiKeySecretRef": {"namespace": OPERATOR_NAMESPACE, "name": API_KEY_SECRET},
+                "organizations": {
+                    "free": emulator.organizations["sponsored"],
+                    "paid": emulator.organizations["paid"],
+                },
+            },
+        }
+        objects = client.CustomObjectsApi(api)
+        args = ("neon.operator.dev", "v1alpha1", "neonconfigs")
+        try:
+            objects.create_cluster_custom_object(*args, neon_config)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            current = objects.get_cluster_custom_object(*args, DEFAULT_CONFIG)
+            neon_config["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            objects.replace_cluster_custom_object(*args, DEFAULT_CONFIG, neon_config)
+    finally:
+        api.close()

@@ -1,0 +1,23 @@
+"""kopf handlers, one module per kind; :func:`register` puts them all into a registry.
+
+Handlers are thin: they serialize work per object, call a reconciler with a plain ``dict`` body
+and let :mod:`.outcomes` translate the result for kopf. Nothing is registered at import time, so
+intervals come from the run's :class:`~neon_operator.settings.Settings`.
+"""
+
+from __future__ import annotations
+
+import kopf
+
+from neon_operator.handlers import appdatabase, neonconfig
+from neon_operator.reconcilers.context import Context
+
+__all__ = ["register"]
+
+
+def register(ctx: Context, registry: kopf.OperatorRegistry | None = None) -> kopf.OperatorRegistry:
+    """A registry holding the handlers of every kind, bound to ``ctx``."""
+    registry = registry if registry is not None else kopf.OperatorRegistry()
+    neonconfig.register(registry, ctx)
+    appdatabase.register(registry, ctx)
+    return registry

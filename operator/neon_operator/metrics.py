@@ -1,0 +1,57 @@
+"""Prometheus metrics: Neon API calls by route and status, reconcile outcomes by kind.
+
+Route labels are Neon's path templates (``/projects/{project_id}``), never concrete ids, so the
+label space stays small. Served by ``neon-operator run --metrics-port``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import prometheus_client
+
+from neon_operator.neon import ApiCall, CallLog
+
+__all__ = ["REGISTRY", "observe_calls", "reconciled", "serve"]
+
+REGISTRY: Final = prometheus_client.CollectorRegistry()
+
+NEON_REQUESTS: Final = prometheus_client.Counter(
+    "neon_operator_neon_api_requests",
+    "HTTP requests sent to the Neon API (each retry counts)",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+NEON_LATENCY: Final = prometheus_client.Histogram(
+    "neon_operator_neon_api_request_duration_seconds",
+    "Time from sending a Neon API request to its response headers",
+    ["method", "route"],
+    registry=REGISTRY,
+)
+RECONCILES: Final = prometheus_client.Counter(
+    "neon_operator_reconciles",
+    "Reconciliations by kind, trigger and outcome (ok, retry, await_change, transient)",
+    ["kind", "trigger", "outcome"],
+    registry=REGISTRY,
+)
+
+
+def observe_calls(calls: CallLog) -> None:
+    """Count every request of ``calls`` in the metrics."""
+
+    def record(call: ApiCall) -> None:
+        status = str(call.status) if call.status is not None else "none"
+        NEON_REQUESTS.labels(call.method, call.route, status).inc()
+        NEON_LATENCY.labels(call.method, call.route).observe(call.duration)
+
+    calls.subscribe(record)
+
+
+def reconciled(kind: str, trigger: str, outcome: str) -> None:
+    """Count one reconciliation."""
+    RECONCILES.labels(kind, trigger, outcome).inc()
+
+
+def serve(port: int, host: str = "0.0.0.0") -> None:
+    """Serve ``/metrics`` on ``port`` in a background thread."""
+    prometheus_client.start_http_server(port, addr=host, registry=REGISTRY)

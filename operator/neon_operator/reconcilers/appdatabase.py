@@ -1,0 +1,588 @@
+"""NeonAppDatabase: converge one Neon project and its connection Secret with the resource.
+
+:func:`reconcile` is level-based: whatever happened before, it finds the project (by the id in
+status, the id to adopt, or the uid stamped on a project a crashed run created), creates it
+only when none exists, then brings Neon and the Secret to the spec::
+
+    resolve NeonConfig → tier's org ─┐ (AccountProblem → Ready=False, retry in retryDelay)
+    locate project ──────────────────┤ status.projectId │ spec.adoptProjectId │ ownership lookup
+      └─ none: create, then at once write ids to status and the Secret (crash window ≈ 0)
+    org ≠ tier's org → transfer;  name / history retention → PATCH project
+    compute (spec over NeonConfig defaults) ≠ endpoint → PATCH endpoint, wait
+    password-rotation token new → reset password, wait
+    Secret ≠ rendering → write;  Ready=True, Synced=True
+
+With ``resync=True`` (the periodic timer) only the Secret is checked, from Kubernetes alone,
+unless ``neonResyncInterval`` has passed since ``status.lastSyncTime``; then the whole
+reconcile runs (and repairs out-of-band changes in Neon too).
+
+Failures end in a ``Ready``/``Synced`` condition saying what to fix and a
+:mod:`neon_operator.errors` exception telling the handler when to come back; Neon's transient
+errors pass through as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+from typing import Final
+
+import pydantic
+
+from neon_operator import errors, kube, neon, ownership
+from neon_operator.accounts import Account, AccountProblem
+from neon_operator.models import Compute, DeletionPolicy, NeonAppDatabase, NeonAppDatabaseStatus
+from neon_operator.models.appdatabase import KIND
+from neon_operator.neon import inputs
+from neon_operator.reconcilers import connection_secret
+from neon_operator.reconcilers.context import Context
+from neon_operator.reconcilers.reporting import Report
+
+__all__ = ["KIND", "PLURAL", "delete", "object_ref", "object_ref_of", "project_name", "reconcile"]
+
+PLURAL: Final = "neonappdatabases"
+DEFAULT_TRANSIENT_DELAY: Final = 10.0
+
+AppReport = Report[NeonAppDatabaseStatus]
+
+
+@dataclasses.dataclass
+class _Project:
+    """What one reconcile knows about the Neon project."""
+
+    id: str
+    org_id: str | None
+    name: str
+    region_id: str
+    pg_version: int
+    history_retention_seconds: int | None
+    origin: str
+    """``known`` (id in status), ``created``, ``adopted`` or ``recovered`` (after a crash)."""
+    branch_id: str | None = None
+    endpoint: neon.Endpoint | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    """A password Neon just handed out (create or reset), if any."""
+
+
+def object_ref(db: NeonAppDatabase) -> kube.ObjectRef:
+    """The reference Secrets, status patches and Events use."""
+    return kube.ObjectRef(
+        kind=KIND,
+        plural=PLURAL,
+        name=db.metadata.name,
+        namespace=db.metadata.namespace,
+        uid=db.metadata.uid or "",
+    )
+
+
+def object_ref_of(body: dict[str, object]) -> kube.ObjectRef:
+    """:func:`object_ref` of a raw body."""
+    return object_ref(NeonAppDatabase.model_validate(body))
+
+
+def project_name(db: NeonAppDatabase) -> str:
+    """The Neon project's name: ``spec.projectName`` or ``<namespace>-<name>``."""
+    return db.spec.project_name or f"{db.metadata.namespace}-{db.metadata.name}"
+
+
+def rotation_token(ctx: Context, db: NeonAppDatabase) -> str | None:
+    """The password-rotation token: ``spec.passwordRotation`` and/or the annotation."""
+    parts = [
+        db.spec.password_rotation,
+        db.metadata.annotations.get(ctx.settings.password_rotation_annotation),
+    ]
+    present = [part for part in parts if part]
+    return "/".join(present) if present else None
+
+
+async def reconcile(ctx: Context, body: dict[str, object], *, resync: bool = False) -> None:
+    """Converge the NeonAppDatabase ``body`` (see the module docstring)."""
+    db = NeonAppDatabase.model_validate(body)
+    report: AppReport = Report(ctx, object_ref(db), db.metadata.generation, db.status)
+    if ctx.settings.is_paused(db.metadata.annotations):
+        report.synced(
+            "False",
+            "Paused",
+            f"reconciliation is paused by the annotation {ctx.settings.paused_annotation}; "
+            "remove it to resume",
+        )
+        await report.flush()
+        return
+    async with _outcomes(ctx, db, report):
+        if resync and db.status.project_id is None:
+            return  # creating belongs to the change handlers (retried by kopf, not by the timer)
+        if resync and not _neon_due(ctx, db):
+            await _resync_secret(ctx, db, report)
+        else:
+            await _converge(ctx, db, report)
+
+
+def _neon_due(ctx: Context, db: NeonAppDatabase) -> bool:
+    last = db.status.last_sync_time
+    if last is None:
+        return True
+    interval = datetime.timedelta(seconds=ctx.settings.neon_resync_interval)
+    return ctx.clock() - last >= interval
+
+
+class _outcomes:
+    """Turns what went wrong into conditions and a :mod:`neon_operator.errors` exception."""
+
+    def __init__(self, ctx: Context, db: NeonAppDatabase, report: AppReport) -> None:
+        self.ctx, self.db, self.report = ctx, db, report
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: object, error: BaseException | None, tb: object) -> None:
+        if error is None or not isinstance(error, Exception):
+            return
+        report, delay = self.report, self.ctx.settings.retry_delay
+        if isinstance(error, errors.ReconcileError):
+            await self._fail(error.reason, error.message)
+            return
+        if isinstance(error, AccountProblem):
+            await self._fail(error.reason, error.message)
+            raise errors.RetryLater(error.reason, error.message, delay=delay) from None
+        if isinstance(error, neon.TransientError):
+            message = f"Neon is not answering right now, will retry: {error}"
+            if report.status.condition("Ready") is None:
+                report.ready("False", "Provisioning", message)
+            report.synced("False", "NeonUnavailable", message)
+            await report.flush()
+            return  # the handler retries after Retry-After (or a default delay)
+        if isinstance(error, neon.InvalidRequestError):
+            message = f"Neon rejected the request: {error.message}; fix the spec"
+            await self._fail("NeonRejected", message)
+            raise errors.AwaitChange("NeonRejected", message) from None
+        if isinstance(error, neon.AuthenticationError):
+            await self.ctx.accounts.forget(self.db.spec.config_ref.name)
+            message = (
+                f"Neon rejected the API key of NeonConfig {self.db.spec.config_ref.name!r}: "
+                "put a valid key into its Secret"
+            )
+            await self._fail("ApiKeyRejected", message)
+            raise errors.RetryLater("ApiKeyRejected", message, delay=delay) from None
+        if isinstance(error, neon.PermanentError):
+            reason = "NeonNotFound" if isinstance(error, neon.NotFound) else "NeonError"
+            message = f"Neon: {error}"
+            await self._fail(reason, message)
+            raise errors.RetryLater(reason, message, delay=delay) from None
+
+    async def _fail(self, reason: str, message: str) -> None:
+        self.report.ready("False", reason, message)
+        self.report.synced("False", reason, message)
+        self.report.update(last_sync_time=self.ctx.clock())
+        await self.report.flush()
+
+
+# -- the Secret alone (periodic resync) ---------------------------------------------------
+
+
+async def _resync_secret(ctx: Context, db: NeonAppDatabase, report: AppReport) -> None:
+    status = db.status
+    if status.project_id is None or status.host is None or status.endpoint_id is None:
+        return  # nothing provisioned yet: the change handlers own this resource
+    desired = _desired_secret(db, host=status.host, endpoint_id=status.endpoint_id)
+    current = await ctx.kube.read_secret(desired.namespace, desired.name)
+    password = connection_secret.known_password(current)
+    if password is None:
+        account = await ctx.accounts.get(db.spec.config_ref.name)
+        password = await _reveal_password(account.client, db, status.project_id, status)
+    await _write_secret(ctx, report, desired, password, current)
+
+
+# -- the whole thing ----------------------------------------------------------------------
+
+
+async def _converge(ctx: Context, db: NeonAppDatabase, report: AppReport) -> None:
+    account = await ctx.accounts.get(db.spec.config_ref.name)
+    org_id = account.org_for(db.spec.tier)
+    try:
+        compute = db.spec.compute.with_defaults(account.config.spec.defaults.compute)
+    except pydantic.ValidationError as error:
+        problem = "; ".join(str(e["msg"]) for e in error.errors(include_url=False))
+        message = (
+            f"spec.compute combined with NeonConfig {account.name!r} defaults.compute is "
+            f"invalid: {problem}"
+        )
+        raise errors.AwaitChange("InvalidSpec", message) from None
+    client = account.client
+    project = await _locate(ctx, db, report, account, org_id, compute)
+    report.update(last_sync_time=ctx.clock())
+    _check_pinned(db, project)
+
+    if project.org_id != org_id:
+        await client.transfer_projects(project.org_id or "", org_id, [project.id])
+        await report.event(
+            "Normal", "ProjectTransferred", f"project {project.id} moved to tier {db.spec.tier}"
+        )
+        project.org_id = org_id
+    report.update(org_id=org_id, tier=db.spec.tier)
+
+    await _update_project(client, db, report, project)
+    await _update_compute(client, db, report, project, compute)
+
+    assert project.endpoint is not None
+    assert project.branch_id is not None
+    status = report.status
+    token = rotation_token(ctx, db)
+    desired = _desired_secret(db, host=project.endpoint.host, endpoint_id=project.endpoint.id)
+    current = await ctx.kube.read_secret(desired.namespace, desired.name)
+    password = project.password
+    if project.origin == "created":
+        report.update(password_rotation=token)
+    elif token is not None and token != status.password_rotation:
+        result = await client.reset_role_password(
+            project.id, project.branch_id, db.spec.branch.role_name
+        )
+        await client.wait_for_operations(result.operations)
+        password = result.role.password.get_secret_value() if result.role.password else None
+        report.update(password_rotation=token)
+        await report.event("Normal", "PasswordRotated", f"new password for role {result.role.name}")
+    if password is None:
+        password = connection_secret.known_password(current) or await _reveal_password(
+            client, db, project.id, report.status
+        )
+    await _write_secret(ctx, report, desired, password, current)
+    await _drop_renamed_secret(ctx, db, desired.name)
+
+    report.ready(
+        "True",
+        "ProjectReady",
+        f"Neon project {project.id} is ready; connection strings are in Secret {desired.name}",
+    )
+    report.synced("True", "ReconcileSucceeded", "")
+    await report.flush()
+
+
+async def _locate(
+    ctx: Context,
+    db: NeonAppDatabase,
+    report: AppReport,
+    account: Account,
+    org_id: str,
+    compute: Compute,
+) -> _Project:
+    """Find the project this resource owns, adopting or creating it when needed."""
+    client = account.client
+    status = db.status
+    if status.project_id is not None:
+        project = _project(await client.get_project(status.project_id), "known")
+        project.branch_id = status.default_branch_id
+    elif db.spec.adopt_project_id is not None:
+        try:
+            found = await client.get_project(db.spec.adopt_project_id)
+        except neon.NotFound:
+            raise errors.AwaitChange(
+                "AdoptedProjectNotFound",
+                f"spec.adoptProjectId {db.spec.adopt_project_id!r} is not a project this "
+                f"NeonConfig's API key can see; check the id (it cannot be changed: recreate "
+                "the NeonAppDatabase with the right one)",
+            ) from None
+        project = _project(found, "adopted")
+    else:
+        recovered = await ownership.find_created(
+            client,
+            name=project_name(db),
+            org_id=org_id,
+            key=ctx.settings.owner_annotation,
+            uid=db.metadata.uid or "",
+        )
+        if recovered is None:
+            return await _create(ctx, db, report, client, org_id, compute)
+        project = _project(await client.get_project(recovered.id), "recovered")
+    if project.branch_id is None:
+        branches = await client.list_branches(project.id)
+        default = next((b for b in branches if b.default), None)
+        if default is None:
+            raise errors.AwaitChange(
+                "NoDefaultBranch", f"project {project.id} has no default branch"
+            )
+        project.branch_id = default.id
+    endpoints = await client.list_endpoints(project.id)
+    project.endpoint = next(
+        (e for e in endpoints if e.branch_id == project.branch_id and e.type == "read_write"),
+        None,
+    )
+    if project.endpoint is None:
+        created = await client.create_endpoint(
+            project.id,
+            inputs.EndpointCreate(branch_id=project.branch_id, **_endpoint_limits(compute)),
+        )
+        await client.wait_for_operations(created.operations)
+        project.endpoint = created.endpoint
+    if project.origin != "known":
+        verb = {"adopted": "ProjectAdopted", "recovered": "ProjectRecovered"}[project.origin]
+        await report.event("Normal", verb, f"took over Neon project {project.id}")
+    _record_ids(report, project)
+    await report.flush()
+    return project
+
+
+async def _create(
+    ctx: Context,
+    db: NeonAppDatabase,
+    report: AppReport,
+    client: neon.NeonClient,
+    org_id: str,
+    compute: Compute,
+) -> _Project:
+    account_defaults = (await ctx.accounts.get(db.spec.config_ref.name)).config.spec.defaults
+    branch = db.spec.branch
+    request = ownership.ProjectCreate(
+        name=project_name(db),
+        org_id=org_id,
+        region_id=db.spec.region_id or account_defaults.region_id,
+        pg_version=db.spec.pg_version or account_defaults.pg_version,
+        history_retention_seconds=db.spec.history_retention_seconds,
+        branch=ownership.BranchWithAnnotations(
+            name=branch.name,
+            role_name=branch.role_name,
+            database_name=branch.database_name,
+            annotations=ownership.owner_annotations(
+                ctx.settings.owner_annotation, db.metadata.uid or ""
+            ),
+        ),
+        default_endpoint_settings=inputs.EndpointSettings(**_endpoint_limits(compute)),
+    )
+    created = await client.create_project(request)
+    ctx.crash_after("create_project")
+    endpoint = next((e for e in created.endpoints if e.type == "read_write"), None)
+    role = next((r for r in created.roles if r.name == branch.role_name), None)
+    if endpoint is None or role is None or role.password is None:
+        raise errors.RetryLater(
+            "UnexpectedCreateResponse",
+            f"Neon created project {created.project.id} without a read_write compute or the "
+            f"role {branch.role_name!r} with its password",
+            delay=ctx.settings.retry_delay,
+        )
+    project = _project(created.project, "created")
+    project.branch_id = created.branch.id
+    project.endpoint = endpoint
+    project.password = role.password.get_secret_value()
+    _record_ids(report, project)
+    report.update(org_id=org_id, tier=db.spec.tier)
+    report.ready("False", "Provisioning", f"Neon is provisioning project {project.id}")
+    await report.flush()  # the id is safe in status before anything else can fail
+    await report.event("Normal", "ProjectCreated", f"created Neon project {project.id}")
+    desired = _desired_secret(db, host=endpoint.host, endpoint_id=endpoint.id)
+    await _write_secret(ctx, report, desired, project.password, None)
+    await client.wait_for_operations(created.operations)
+    return project
+
+
+def _project(found: neon.Project, origin: str) -> _Project:
+    return _Project(
+        id=found.id,
+        org_id=found.org_id,
+        name=found.name,
+        region_id=found.region_id,
+        pg_version=found.pg_version,
+        history_retention_seconds=found.history_retention_seconds,
+        origin=origin,
+    )
+
+
+def _record_ids(report: AppReport, project: _Project) -> None:
+    endpoint = project.endpoint
+    report.update(
+        project_id=project.id,
+        region_id=project.region_id,
+        pg_version=project.pg_version,
+        default_branch_id=project.branch_id,
+        endpoint_id=endpoint.id if endpoint else None,
+        host=endpoint.host if endpoint else None,
+        pooler_host=endpoint.pooler_host if endpoint else None,
+    )
+
+
+def _check_pinned(db: NeonAppDatabase, project: _Project) -> None:
+    mismatches = []
+    if db.spec.region_id is not None and db.spec.region_id != project.region_id:
+        mismatches.append(
+            f"spec.regionId is {db.spec.region_id} but the project is in {project.region_id}"
+        )
+    if db.spec.pg_version is not None and db.spec.pg_version != project.pg_version:
+        mismatches.append(
+            f"spec.pgVersion is {db.spec.pg_version} but the project runs "
+            f"Postgres {project.pg_version}"
+        )
+    if mismatches:
+        raise errors.AwaitChange(
+            "ImmutableFieldMismatch",
+            "; ".join(mismatches) + ": Neon cannot change these; match the project or use a new "
+            "NeonAppDatabase",
+        )
+
+
+async def _update_project(
+    client: neon.NeonClient, db: NeonAppDatabase, report: AppReport, project: _Project
+) -> None:
+    changes: dict[str, object] = {}
+    wanted_name = project_name(db)
+    renames = project.origin != "adopted" or db.spec.project_name is not None
+    if renames and project.origin != "created" and project.name != wanted_name:
+        changes["name"] = wanted_name
+    retention = db.spec.history_retention_seconds
+    if retention is not None and retention != project.history_retention_seconds:
+        changes["history_retention_seconds"] = retention
+    if not changes:
+        return
+    result = await client.update_project(project.id, inputs.ProjectUpdate.model_validate(changes))
+    await client.wait_for_operations(result.operations)
+    described = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items())
+    await report.event("Normal", "ProjectUpdated", f"project {project.id}: {described}")
+
+
+def _endpoint_limits(compute: Compute) -> dict[str, float | int]:
+    limits: dict[str, float | int | None] = {
+        "autoscaling_limit_min_cu": compute.min_cu,
+        "autoscaling_limit_max_cu": compute.max_cu,
+        "suspend_timeout_seconds": compute.suspend_timeout_seconds,
+    }
+    return {k: v for k, v in limits.items() if v is not None}
+
+
+async def _update_compute(
+    client: neon.NeonClient,
+    db: NeonAppDatabase,
+    report: AppReport,
+    project: _Project,
+    compute: Compute,
+) -> None:
+    endpoint = project.endpoint
+    assert endpoint is not None
+    wanted = _endpoint_limits(compute)
+    if all(getattr(endpoint, key) == value for key, value in wanted.items()):
+        return
+    result = await client.update_endpoint(
+        project.id, endpoint.id, inputs.EndpointUpdate.model_validate(wanted)
+    )
+    await client.wait_for_operations(result.operations)
+    project.endpoint = result.endpoint
+    updated = result.endpoint
+    suspend = {-1: "never suspends", 0: "suspends after Neon's default idle time"}.get(
+        updated.suspend_timeout_seconds, f"suspends after {updated.suspend_timeout_seconds}s idle"
+    )
+    await report.event(
+        "Normal",
+        "ComputeUpdated",
+        f"compute {updated.id}: {updated.autoscaling_limit_min_cu:g}-"
+        f"{updated.autoscaling_limit_max_cu:g} CU, {suspend}",
+    )
+
+
+async def _reveal_password(
+    client: neon.NeonClient,
+    db: NeonAppDatabase,
+    project_id: str,
+    status: NeonAppDatabaseStatus,
+) -> str:
+    """The role's password from Neon; reset when Neon stores none (``store_passwords=false``)."""
+    branch_id = status.default_branch_id
+    if branch_id is None:
+        raise errors.RetryLater("Provisioning", "default branch unknown yet", delay=5.0)
+    role = db.spec.branch.role_name
+    try:
+        return (await client.reveal_role_password(project_id, branch_id, role)).get_secret_value()
+    except neon.ForbiddenError:
+        result = await client.reset_role_password(project_id, branch_id, role)
+        await client.wait_for_operations(result.operations)
+        if result.role.password is None:
+            raise
+        return result.role.password.get_secret_value()
+
+
+def _desired_secret(
+    db: NeonAppDatabase, *, host: str, endpoint_id: str
+) -> connection_secret.Desired:
+    settings = db.spec.connection_secret
+    return connection_secret.Desired(
+        namespace=db.metadata.namespace or "default",
+        name=settings.secret_name(db.metadata.name),
+        owner=object_ref(db),
+        host=host,
+        endpoint_id=endpoint_id,
+        user=db.spec.branch.role_name,
+        database=db.spec.branch.database_name,
+        key_prefix=settings.key_prefix,
+        labels=dict(settings.labels),
+        annotations=dict(settings.annotations),
+    )
+
+
+async def _write_secret(
+    ctx: Context,
+    report: AppReport,
+    desired: connection_secret.Desired,
+    password: str,
+    current: kube.SecretState | None,
+) -> None:
+    outcome = await connection_secret.ensure(ctx.kube, desired, password=password, current=current)
+    report.update(secret_name=desired.name)
+    if outcome.action == "repaired":
+        await report.event("Normal", "SecretRepaired", f"Secret {desired.name} rewritten")
+    elif outcome.action == "created":
+        await report.event("Normal", "SecretWritten", f"Secret {desired.name} written")
+
+
+async def _drop_renamed_secret(ctx: Context, db: NeonAppDatabase, name: str) -> None:
+    previous = db.status.secret_name
+    if previous is None or previous == name:
+        return
+    namespace = db.metadata.namespace or "default"
+    old = await ctx.kube.read_secret(namespace, previous)
+    if old is not None and old.controller_uid == db.metadata.uid:
+        await ctx.kube.delete_secret(namespace, previous)
+
+
+# -- deletion -----------------------------------------------------------------------------
+
+
+async def delete(ctx: Context, body: dict[str, object]) -> None:
+    """Delete or keep the Neon project as ``spec.deletionPolicy`` says (the Secret goes with
+    the resource through its ownerReference)."""
+    db = NeonAppDatabase.model_validate(body)
+    report: AppReport = Report(ctx, object_ref(db), db.metadata.generation, db.status)
+    project_id = db.status.project_id
+    if ctx.settings.is_paused(db.metadata.annotations):
+        if project_id is not None:
+            await report.event(
+                "Warning", "ProjectRetained", f"paused: Neon project {project_id} left as it is"
+            )
+        return
+    if db.spec.deletion_policy == DeletionPolicy.RETAIN:
+        if project_id is not None:
+            await report.event(
+                "Normal", "ProjectRetained", f"deletionPolicy Retain: project {project_id} kept"
+            )
+        return
+    try:
+        account = await ctx.accounts.get(db.spec.config_ref.name)
+    except AccountProblem as problem:
+        if project_id is None:
+            return  # never provisioned through a usable NeonConfig
+        message = f"cannot delete Neon project {project_id}: {problem.message}"
+        report.ready("False", problem.reason, message)
+        await report.flush()
+        raise errors.RetryLater(problem.reason, message, delay=ctx.settings.retry_delay) from None
+    async with _outcomes(ctx, db, report):
+        client = account.client
+        if project_id is None and db.spec.adopt_project_id is None:
+            tier_org = account.config.spec.organizations.get(db.spec.tier)
+            if tier_org is not None:
+                found = await ownership.find_created(
+                    client,
+                    name=project_name(db),
+                    org_id=tier_org,
+                    key=ctx.settings.owner_annotation,
+                    uid=db.metadata.uid or "",
+                )
+                project_id = found.id if found else None
+        if project_id is None:
+            return
+        with contextlib.suppress(neon.NotFound):
+            await client.delete_project(project_id)
+        await report.event("Normal", "ProjectDeleted", f"deleted Neon project {project_id}")

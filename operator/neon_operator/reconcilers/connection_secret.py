@@ -1,0 +1,100 @@
+"""Keeping a resource's connection Secret exactly as it should be.
+
+The Secret is rendered by :mod:`neon_operator.connection` and carries two annotations of the
+operator: the key prefix it was rendered with and a fingerprint of its data. On a resync the
+fingerprint tells whether anyone edited the Secret; if not, its password is still the one Neon
+has and no Neon call is needed to rebuild it. A missing or edited Secret needs the password from
+Neon (``reveal_password``) and is rewritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Final
+
+from neon_operator import connection, kube
+from neon_operator.settings import PREFIX
+
+__all__ = ["FINGERPRINT", "KEY_PREFIX", "Desired", "Outcome", "ensure", "known_password"]
+
+FINGERPRINT: Final = f"{PREFIX}/data-fingerprint"
+KEY_PREFIX: Final = f"{PREFIX}/key-prefix"
+MANAGED_BY: Final = {"app.kubernetes.io/managed-by": "neon-operator"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Desired:
+    """What the Secret should be, apart from the password."""
+
+    namespace: str
+    name: str
+    owner: kube.ObjectRef
+    host: str
+    endpoint_id: str
+    user: str
+    database: str
+    key_prefix: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+    def render(self, password: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        """Data, labels and annotations of the Secret with ``password``."""
+        creds = connection.Credentials(
+            host=self.host,
+            endpoint_id=self.endpoint_id,
+            user=self.user,
+            database=self.database,
+            password=password,
+        )
+        data = connection.render(creds, key_prefix=self.key_prefix)
+        labels = {**self.labels, **MANAGED_BY, f"{PREFIX}/owner": self.owner.name}
+        annotations = {
+            **self.annotations,
+            KEY_PREFIX: self.key_prefix,
+            FINGERPRINT: connection.fingerprint(data),
+        }
+        return data, labels, annotations
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What :func:`ensure` did: ``created``, ``repaired`` (edited or drifted), or ``unchanged``."""
+
+    action: str
+
+
+def known_password(secret: kube.SecretState | None) -> str | None:
+    """The password of a Secret the operator wrote and nobody edited since, else ``None``."""
+    if secret is None:
+        return None
+    if secret.annotations.get(FINGERPRINT) != connection.fingerprint(secret.data):
+        return None
+    prefix = secret.annotations.get(KEY_PREFIX, "")
+    return connection.password_from(secret.data, key_prefix=prefix)
+
+
+async def ensure(
+    kube_api: kube.Kube,
+    desired: Desired,
+    *,
+    password: str,
+    current: kube.SecretState | None,
+) -> Outcome:
+    """Make the Secret match ``desired`` with ``password``; write only if it differs."""
+    data, labels, annotations = desired.render(password)
+    if current is not None and (
+        current.data == data
+        and labels.items() <= current.labels.items()
+        and annotations.items() <= current.annotations.items()
+        and current.controller_uid == desired.owner.uid
+    ):
+        return Outcome("unchanged")
+    await kube_api.write_secret(
+        desired.namespace,
+        desired.name,
+        data=data,
+        labels=labels,
+        annotations=annotations,
+        owner=desired.owner,
+    )
+    return Outcome("created" if current is None else "repaired")

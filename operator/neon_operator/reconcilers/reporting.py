@@ -1,0 +1,67 @@
+"""The status a reconcile is building, written at the moments that matter, with its Events.
+
+A reconcile changes :attr:`Report.status` as it learns things and calls :meth:`Report.flush` when
+the world must see them: right after Neon created a project (so a crash cannot lose its id),
+before a long wait (so people see ``Provisioning``), and at the end. ``flush`` patches only when
+something changed, and posts an Event whenever the ``Ready`` condition changes status or reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from neon_operator import conditions, kube
+from neon_operator.models import READY, SYNCED, ConditionStatus, Status
+from neon_operator.reconcilers.context import Context
+
+__all__ = ["PROGRESS_REASONS", "Report"]
+
+PROGRESS_REASONS = frozenset({"Provisioning"})
+"""``Ready=False`` reasons that mean "on its way", posted as Normal rather than Warning Events."""
+
+S = TypeVar("S", bound=Status)
+
+
+class Report(Generic[S]):
+    """Status of one object under reconciliation."""
+
+    def __init__(self, ctx: Context, ref: kube.ObjectRef, generation: int | None, status: S):
+        self._ctx = ctx
+        self.ref = ref
+        self.generation = generation
+        self.status = status
+        self._written = status
+
+    def update(self, **fields: Any) -> None:
+        """Set status fields (by their Python names)."""
+        self.status = self.status.model_copy(update=fields)
+
+    def ready(self, status: ConditionStatus, reason: str, message: str) -> None:
+        """Set the ``Ready`` condition."""
+        self._set(conditions.Change(READY, status, reason, message))
+
+    def synced(self, status: ConditionStatus, reason: str, message: str = "") -> None:
+        """Set the ``Synced`` condition."""
+        self._set(conditions.Change(SYNCED, status, reason, message))
+
+    def _set(self, change: conditions.Change) -> None:
+        updated = conditions.set_condition(
+            self.status.conditions, change, generation=self.generation, now=self._ctx.clock()
+        )
+        self.update(conditions=updated, observed_generation=self.generation)
+
+    async def event(self, type_: str, reason: str, message: str) -> None:
+        """Post a Kubernetes Event about the object."""
+        await self._ctx.kube.post_event(self.ref, type_, reason, message)
+
+    async def flush(self) -> None:
+        """Write the status if it changed; post an Event if ``Ready`` changed."""
+        if self.status == self._written:
+            return
+        before, after = self._written.condition(READY), self.status.condition(READY)
+        await self._ctx.kube.patch_status(self.ref, self.status.model_dump(mode="json"))
+        self._written = self.status
+        if after is not None and conditions.changed(before, after):
+            healthy = after.status == "True" or after.reason in PROGRESS_REASONS
+            kind = "Normal" if healthy else "Warning"
+            await self.event(kind, after.reason, after.message)

@@ -1,0 +1,79 @@
+"""How the operator runs: names it stamps on objects, intervals, ports, where it looks.
+
+One frozen :class:`Settings` is built by ``neon-operator run`` from its flags and handed to the
+handlers and reconcilers; nothing reads environment variables or globals behind its back (the
+one exception is the test-only crash hook, see :data:`CRASH_AFTER_ENV`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Final
+
+PREFIX: Final = "neon.operator.dev"
+"""Group of the CRDs and prefix of every annotation, label and finalizer the operator owns."""
+
+CRASH_AFTER_ENV: Final = "NEON_OPERATOR_TEST_CRASH_AFTER"
+"""Test hook: when this environment variable names a step (``create_project``), the operator
+process kills itself with SIGKILL right after that step's Neon call returned, before anything
+is written back to Kubernetes. The crash-safety e2e test uses it; never set it elsewhere."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Settings of one operator process."""
+
+    finalizer: str = f"{PREFIX}/finalizer"
+    """Finalizer that holds a NeonAppDatabase until its Neon project is deleted (or retained)."""
+
+    annotation_prefix: str = PREFIX
+    """Prefix of kopf's progress and diff-base annotations (instead of ``kopf.zalando.org``)."""
+
+    paused_annotation: str = f"{PREFIX}/paused"
+    """An object carrying this annotation with value ``true`` is left alone: no Neon calls, no
+    Secret writes; deleting it then keeps the Neon project (as ``Retain``)."""
+
+    password_rotation_annotation: str = f"{PREFIX}/password-rotation"
+    """Annotation twin of ``spec.passwordRotation``: each new value resets the password once."""
+
+    owner_annotation: str = f"{PREFIX}/uid"
+    """Key of the Neon branch annotation that records which Kubernetes object created a project
+    (its ``metadata.uid``): how a restarted operator finds a project it created but never
+    recorded in status."""
+
+    resync_interval: float = 300.0
+    """Seconds between periodic checks of one resource: the Secret is compared with what it
+    should be (a Kubernetes read, no Neon call) and drift is repaired."""
+
+    neon_resync_interval: float = 3600.0
+    """Seconds between comparisons of a resource with Neon during resyncs (one list call of
+    the project's endpoints); kept apart from :attr:`resync_interval` because Neon calls are the
+    scarce budget (700/min per key) and a platform may hold tens of thousands of projects."""
+
+    retry_delay: float = 30.0
+    """Seconds before retrying a resource whose NeonConfig, API key or Neon itself is not usable
+    right now (a person must fix something; no hot loop)."""
+
+    config_refresh_interval: float = 300.0
+    """Seconds between re-checks of each NeonConfig's API key Secret and key."""
+
+    operation_timeout: float = 300.0
+    """Seconds to wait for one mutation's Neon operations before retrying later."""
+
+    namespaces: tuple[str, ...] = ()
+    """Namespaces whose NeonAppDatabases are served; empty means all namespaces."""
+
+    liveness_port: int | None = None
+    """Port of the ``/healthz`` endpoint (kopf's liveness probe); ``None`` serves none."""
+
+    metrics_port: int | None = None
+    """Port of the Prometheus ``/metrics`` endpoint; ``None`` serves none."""
+
+    @property
+    def clusterwide(self) -> bool:
+        """Whether every namespace is watched."""
+        return not self.namespaces
+
+    def is_paused(self, annotations: dict[str, str]) -> bool:
+        """Whether an object with these annotations is paused."""
+        return annotations.get(self.paused_annotation, "").strip().lower() in ("true", "1", "yes")
