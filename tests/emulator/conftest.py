@@ -6,7 +6,8 @@ Fixtures:
   tests that only need an API; tests must not change its knobs.
 * ``own_emulator`` -- a fresh emulator in the test's own state directory, for tests that change
   knobs, restart it or exhaust budgets. :class:`Emulator` ``.restart()`` keeps the state dir.
-* ``start_emulator`` -- factory for emulators started with extra CLI flags.
+* ``start_emulator`` -- factory for emulators started with extra CLI flags (stopped after the
+  test); ``emulator_factory`` is its session-scoped twin for module fixtures.
 * ``api`` -- an ``httpx.Client`` on the session emulator's ``/api/v2`` with the bootstrap key.
 * ``paid_org`` / ``sponsored_org`` -- the bootstrap organizations' ids.
 * ``project`` -- a fresh project in the paid organization whose operations have finished.
@@ -161,6 +162,22 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     running.start()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Emulator]]:
+    """``emulator_factory(*cli_args)`` for wider-scoped fixtures; all stop at session end."""
+    started: list[Emulator] = []
+
+    def start(*args: str) -> Emulator:
+        running = Emulator(tmp_path_factory.mktemp("emulator") / "state", [*FAST, *args])
+        started.append(running)
+        running.start()
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
 
 
 @pytest.fixture
