@@ -292,4 +292,7 @@ def parse_lsn(text: str) -> int:
     high, sep, low = text.partition("/")
     if not sep or not high or not low or len(high) > 8 or len(low) > 8:
         raise ValueError(f"malformed LSN {text!r}")
-    return (int(high, 16) << 32) | int(low, 16)
+    try:
+        return (int(high, 16) << 32) | int(low, 16)
+    except ValueError:
+        raise ValueError(f"malformed LSN {text!r}") from None
