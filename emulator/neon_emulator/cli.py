@@ -76,9 +76,10 @@ def _bound_port(site: web.TCPSite, requested: int) -> int:
     return int(sockets[0].getsockname()[1]) if sockets else requested
 
 
-async def serve(settings: Settings, knobs: Knobs) -> None:
+async def serve(settings: Settings, knobs: Knobs, dataplane: DataPlane | None = None) -> None:
+    """Serve until SIGINT/SIGTERM; ``dataplane`` defaults to none (control plane only)."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    ctx = build_context(settings, knobs)
+    ctx = build_context(settings, knobs, dataplane)
     account = bootstrap.ensure_account(ctx.store)
     runner = web.AppRunner(create_app(ctx), access_log=None)
     await runner.setup()

@@ -6,18 +6,23 @@ and fails with the hook's message if it raises -- so clients that wait for opera
 asks them to) also wait for the data plane's real work. Hooks read whatever they need from the
 :class:`~neon_emulator.store.Store` they receive.
 
-``intent`` values the control plane emits (see :mod:`neon_emulator.operations`):
+``intent`` values the control plane emits (``operation.subject`` carries the details):
 
 =====================  =====================================================================
-``create_branch``      a branch appeared (``subject``: parent id, lsn/timestamp or snapshot)
+``create_branch``      a branch appeared; ``subject["source"]`` is ``"none"`` (a project's
+                       root branch), ``"branch"`` (``source_branch_id``, ``lsn``,
+                       ``timestamp``, ``schema_only``; ``copy`` when it preserves a branch
+                       before a restore) or ``"snapshot"`` (``snapshot_id``)
 ``delete_branch``      a branch is gone
-``start_compute``      an endpoint starts (data plane: accept connections for it)
+``restore_branch``     replace a branch's data from ``source_branch_id`` at ``lsn``/``timestamp``
+``start_compute``      an endpoint starts (data plane: accept connections; the endpoint's
+                       ``branch_id`` may have changed, e.g. after a snapshot restore)
 ``suspend_compute``    an endpoint suspends
-``apply_config``       roles/databases of a branch changed: make the branch's Postgres match
-``create_snapshot``    capture a branch's data under ``subject["snapshot_id"]``
+``delete_endpoint``    an endpoint is gone
+``apply_config``       roles/databases of ``branch_id`` changed: make its Postgres match the store
+``create_snapshot``    capture the branch's data under ``subject["snapshot_id"]`` at ``lsn``
 ``delete_snapshot``    drop a snapshot's data
-``restore_branch``     replace a branch's data (``subject``: source branch, lsn/timestamp)
-``delete_project``     the project was deleted
+``delete_project``     the project was deleted (soft: it may be recovered)
 =====================  =====================================================================
 
 Connection addresses are the other half: :meth:`DataPlane.address` may replace the host and port

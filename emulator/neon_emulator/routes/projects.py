@@ -127,7 +127,7 @@ async def create_project(request: web.Request) -> web.Response:
     ops = ctx.runner.submit(
         project.id,
         [
-            Step("create_timeline", "create_branch", branch_id=branch.id),
+            Step("create_timeline", "create_branch", branch.id, subject={"source": "none"}),
             Step("start_compute", "start_compute", branch_id=branch.id, endpoint_id=endpoint.id),
         ],
     )
