@@ -26,8 +26,13 @@ class Settings:
     finalizer: str = f"{PREFIX}/finalizer"
     """Finalizer that holds a NeonAppDatabase until its Neon project is deleted (or retained)."""
 
-    annotation_prefix: str = PREFIX
-    """Prefix of kopf's progress and diff-base annotations (instead of ``kopf.zalando.org``)."""
+    annotation_prefix: str = f"handlers.{PREFIX}"
+    """Prefix of kopf's progress and diff-base annotations (instead of ``kopf.zalando.org``).
+
+    A subdomain of :data:`PREFIX` rather than :data:`PREFIX` itself: kopf ignores every
+    annotation under its storage prefix when it compares objects, and the operator's own
+    annotations (:attr:`paused_annotation`, :attr:`password_rotation_annotation`) must count as
+    changes."""
 
     paused_annotation: str = f"{PREFIX}/paused"
     """An object carrying this annotation with value ``true`` is left alone: no Neon calls, no

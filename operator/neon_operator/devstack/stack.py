@@ -26,6 +26,7 @@ import sys
 import urllib.request
 from typing import Any
 
+from neon_operator import admission
 from neon_operator.devstack import controlplane, crdinstall, processes
 from neon_operator.devstack.processes import Process
 
@@ -119,6 +120,7 @@ def up(
     )
     try:
         crdinstall.install(plane.kubeconfig)
+        admission.install(str(plane.kubeconfig))
         if controller_manager:
             plane.start_controller_manager()
         if emulator:

@@ -1,0 +1,309 @@
+"""The e2e tier's operator: ``neon-operator run`` as a real subprocess against the session stack.
+
+The session operator serves namespaces matching ``t-*`` (the per-test ``namespace`` fixture), so
+a test may start a second operator of its own on a namespace outside that pattern (the crash
+test does) without two operators reconciling one object. Intervals are short so drift repair
+shows within seconds; Neon drift checks stay rare, as in production.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client import ApiClient
+from kubernetes.client.rest import ApiException
+
+from neon_operator.devstack import stack as devstack
+
+RESYNC_SECONDS = 1.0
+RETRY_SECONDS = 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OperatorProcess:
+    """One ``neon-operator run`` subprocess with its metrics endpoint and log file."""
+
+    def __init__(
+        self,
+        kubeconfig: pathlib.Path,
+        log: pathlib.Path,
+        namespaces: list[str],
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.metrics_port = free_port()
+        self.log = log
+        argv = [
+            sys.executable,
+            "-c",
+            "from neon_operator.cli import main; raise SystemExit(main())",
+            "run",
+            *[arg for ns in namespaces for arg in ("--namespace", ns)],
+            "--metrics-port",
+            str(self.metrics_port),
+            "--resync-interval",
+            str(RESYNC_SECONDS),
+            "--retry-delay",
+            str(RETRY_SECONDS),
+            "--log-level",
+            "DEBUG",
+        ]
+        environment = {**os.environ, "KUBECONFIG": str(kubeconfig), **(env or {})}
+        self._log_file = log.open("ab")
+        self.popen = subprocess.Popen(
+            argv, env=environment, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
+
+    def neon_calls(self, method: str, route: str, status: int | None = None) -> float:
+        """Neon API requests sent so far for ``method route`` (with ``status``, if given)."""
+        total = 0.0
+        prefix = "neon_operator_neon_api_requests_total{"
+        for line in self.metrics().splitlines():
+            labels = [f'method="{method}"', f'route="{route}"']
+            if status is not None:
+                labels.append(f'status="{status}"')
+            if line.startswith(prefix) and all(label in line for label in labels):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def wait_serving(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"operator exited with {self.popen.returncode}; see {self.log}")
+            try:
+                self.metrics()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise TimeoutError(f"operator metrics not served; see {self.log}")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log_file.close()
+
+
+@pytest.fixture(scope="session")
+def operator(
+    local_stack: devstack.Stack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """The operator serving every ``t-*`` namespace for the whole session."""
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    process = OperatorProcess(local_stack.kubeconfig, log, ["t-*"])
+    try:
+        process.wait_serving()
+        yield process
+    finally:
+        process.stop()
+
+
+GROUP, VERSION, PLURAL = "neon.operator.dev", "v1alpha1", "neonappdatabases"
+
+
+class Neon:
+    """Direct calls to the emulator's Neon API with the bootstrap key: what exists in Neon."""
+
+    def __init__(self, emulator: devstack.Emulator) -> None:
+        import httpx
+
+        self.organizations = emulator.organizations
+        self.http = httpx.Client(
+            base_url=emulator.api_url,
+            headers={"Authorization": f"Bearer {emulator.api_key()}"},
+            timeout=30,
+        )
+
+    def get(self, path: str, **params: object) -> dict[str, Any]:
+        response = self.http.get(path, params={k: str(v) for k, v in params.items()})
+        response.raise_for_status()
+        return dict(response.json())
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.http.post(path, json=body)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def projects(self, tier: str = "sponsored", search: str | None = None) -> list[dict[str, Any]]:
+        params: dict[str, object] = {"org_id": self.organizations[tier], "limit": 400}
+        if search is not None:
+            params["search"] = search
+        return list(self.get("/projects", **params)["projects"])
+
+    def project_exists(self, project_id: str) -> bool:
+        response = self.http.get(f"/projects/{project_id}")
+        if response.status_code == 404:
+            return False
+        response.raise_for_status()
+        return True
+
+    def endpoint(self, project_id: str, endpoint_id: str) -> dict[str, Any]:
+        return dict(self.get(f"/projects/{project_id}/endpoints/{endpoint_id}")["endpoint"])
+
+
+@pytest.fixture(scope="session")
+def neon(local_stack: devstack.Stack) -> Iterator[Neon]:
+    assert local_stack.emulator is not None
+    api = Neon(local_stack.emulator)
+    yield api
+    api.http.close()
+
+
+class Apps:
+    """NeonAppDatabases and their Secrets in one namespace, through the real apiserver."""
+
+    def __init__(self, api: ApiClient, namespace: str) -> None:
+        self.namespace = namespace
+        self.objects = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+
+    def create(
+        self, name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "NeonAppDatabase",
+            "metadata": {"name": name, "annotations": annotations or {}},
+            "spec": spec,
+        }
+        return dict(
+            self.objects.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, body
+            )
+        )
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(
+                self.objects.get_namespaced_custom_object(
+                    GROUP, VERSION, self.namespace, PLURAL, name
+                )
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(
+            self.objects.patch_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, name, body
+            )
+        )
+
+    def delete(self, name: str) -> None:
+        self.objects.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+
+    def wait(
+        self,
+        name: str,
+        check: Callable[[dict[str, Any] | None], bool],
+        what: str,
+        timeout: float = 90.0,
+    ) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        obj = self.get(name)
+        while not check(obj):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} never became {what}; last seen: {obj}")
+            time.sleep(0.25)
+            obj = self.get(name)
+        return obj
+
+    def wait_condition(
+        self, name: str, status: str, reason: str | None = None, type_: str = "Ready"
+    ) -> dict[str, Any]:
+        def matches(obj: dict[str, Any] | None) -> bool:
+            if obj is None:
+                return False
+            found = condition(obj, type_)
+            generation = obj["metadata"].get("generation")
+            return (
+                found is not None
+                and found["status"] == status
+                and (reason is None or found["reason"] == reason)
+                and found.get("observedGeneration") == generation
+            )
+
+        obj = self.wait(name, matches, f"{type_}={status} {reason or ''}")
+        assert obj is not None
+        return obj
+
+    def secret(self, name: str) -> dict[str, str] | None:
+        try:
+            secret = self.core.read_namespaced_secret(name, self.namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+
+    def secret_object(self, name: str) -> Any:
+        return self.core.read_namespaced_secret(name, self.namespace)
+
+    def events(self, name: str) -> list[tuple[str, str]]:
+        found = self.core.list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={name}"
+        )
+        return [(event.type, event.reason) for event in found.items]
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    for found in obj.get("status", {}).get("conditions", []):
+        if found["type"] == type_:
+            return dict(found)
+    return None
+
+
+@pytest.fixture
+def apps(kube_api: ApiClient, namespace: str, operator: OperatorProcess) -> Apps:
+    """NeonAppDatabases in this test's namespace, served by the session operator."""
+    return Apps(kube_api, namespace)
+
+
+@pytest.fixture
+def start_operator(
+    local_stack: devstack.Stack, tmp_path: pathlib.Path
+) -> Iterator[Callable[..., OperatorProcess]]:
+    """Start extra operators (on namespaces outside ``t-*``); all are stopped afterwards."""
+    started: list[OperatorProcess] = []
+
+    def start(namespaces: list[str], log_name: str, env: dict[str, str] | None = None):
+        process = OperatorProcess(local_stack.kubeconfig, tmp_path / log_name, namespaces, env)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def apps_in(kube_api: ApiClient) -> Callable[[str], Apps]:
+    """:class:`Apps` of any namespace."""
+    return lambda namespace: Apps(kube_api, namespace)
