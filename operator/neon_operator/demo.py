@@ -1,17 +1,23 @@
 """``neon-operator demo``: the local stack end to end, narrated.
 
 Starts a real kube-apiserver (+ etcd, kube-controller-manager) with this operator's CRDs and the
-Neon emulator, then shows what exists today: the CRDs served by the apiserver, an example
-``NeonAppDatabase`` accepted, an invalid one refused by the CRD's CEL rules with a message that
-names the field, and the emulator creating a Neon project whose connection URI comes back.
+Neon emulator (``dev up`` also creates the ``default`` NeonConfig for it), then: the CRDs served
+by the apiserver, an invalid ``NeonAppDatabase`` refused by the CRD's CEL rules with a message
+that names the field, the operator (``neon-operator run`` as a subprocess) provisioning
+``deploy/examples/appdatabase.yaml`` until Ready, the Secret's keys (never its values), a table
+created and read through ``DATABASE_URL``, and deletion removing the Neon project.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import pathlib
+import subprocess
+import sys
 import tempfile
-import urllib.request
+import time
 from typing import Any
 
 import yaml
@@ -70,27 +76,81 @@ def _demo(running: devstack.Stack) -> None:
         message = json.loads(refused.body)["message"]
         _say(f"an invalid spec (minCu 4 > maxCu 2) is refused at admission:\n  {message}")
 
-    emulator = running.emulator
-    if emulator is not None:
-        _say(f"Neon emulator at {emulator.api_url}, organizations {emulator.organizations}")
-        body = {"project": {"name": "demo-app", "org_id": emulator.organizations["sponsored"]}}
-        created_project = _post(emulator.api_url + "/projects", emulator.api_key(), body)
-        project = created_project["project"]
-        uri = created_project["connection_uris"][0]["connection_uri"]
-        print(f"  project {project['id']} in {project['region_id']}, host {project['proxy_host']}")
-        print(f"  connection URI: {_redact(uri)}")
-
-
-def _post(url: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        method="POST",
+    if running.emulator is None:
+        return
+    _say(
+        f"Neon emulator at {running.emulator.api_url}; NeonConfig 'default' points at it "
+        f"(tiers free/paid → organizations {running.emulator.organizations})"
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        document: dict[str, Any] = json.load(response)
-        return document
+    _run_operator(running, objects, example)
+
+
+def _run_operator(running: devstack.Stack, objects: client.CustomObjectsApi, example: Any) -> None:
+    """Start ``neon-operator run``, let it provision the example, show the Secret and query it."""
+    log_path = running.state_dir / "logs" / "operator.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "KUBECONFIG": str(running.kubeconfig)}
+    argv = [sys.executable, "-c", "from neon_operator.cli import main; main()", "run"]
+    with log_path.open("ab") as log:
+        operator = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    _say(f"operator started (pid {operator.pid}, log {log_path})")
+    try:
+        name = example["metadata"]["name"]
+        started = time.monotonic()
+        ready = _wait_ready(objects, name, operator)
+        status = ready["status"]
+        _say(
+            f"{name} Ready after {time.monotonic() - started:.1f}s: project {status['projectId']} "
+            f"in {status['orgId']} (tier {status['tier']}), Secret {status['secretName']}"
+        )
+        secret = client.CoreV1Api(objects.api_client).read_namespaced_secret(
+            status["secretName"], "demo"
+        )
+        print("  Secret keys (values stay in the Secret): " + ", ".join(sorted(secret.data)))
+        url = base64.b64decode(secret.data["DATABASE_URL"]).decode()
+        _query(url)
+        objects.delete_namespaced_custom_object(GROUP, VERSION, "demo", "neonappdatabases", name)
+        _say(f"deleted {name}: deletionPolicy Delete removes its Neon project, the Secret goes too")
+    finally:
+        operator.terminate()
+        operator.wait(timeout=30)
+
+
+def _wait_ready(
+    objects: client.CustomObjectsApi, name: str, operator: subprocess.Popen[bytes]
+) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if operator.poll() is not None:
+            raise RuntimeError(f"the operator exited with {operator.returncode}")
+        body: dict[str, Any] = objects.get_namespaced_custom_object(
+            GROUP, VERSION, "demo", "neonappdatabases", name
+        )
+        for condition in body.get("status", {}).get("conditions", []):
+            if condition["type"] == "Ready" and condition["status"] == "True":
+                return body
+        time.sleep(0.2)
+    raise TimeoutError(f"{name} did not become Ready in 120s")
+
+
+def _query(url: str) -> None:
+    """Create, fill and read a table through ``DATABASE_URL`` (needs the emulator's data plane)."""
+    try:
+        import psycopg
+    except ImportError:
+        _say("psycopg is not installed; skipping the query through DATABASE_URL")
+        return
+    _say(f"connecting through DATABASE_URL ({_redact(url)})")
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS todos (id serial PRIMARY KEY, title text)")
+            conn.execute("INSERT INTO todos (title) VALUES ('try neon-operator')")
+            rows = conn.execute("SELECT id, title FROM todos").fetchall()
+        print(f"  SELECT id, title FROM todos → {rows}")
+    except psycopg.OperationalError as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"  could not connect: {first_line}")
+        print("  (the emulator serves real PostgreSQL only once its data plane is running)")
 
 
 def _redact(uri: str) -> str:

@@ -1,0 +1,29 @@
+"""The tier admission policy: committed YAML matches the generator."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from neon_operator import admission
+
+pytestmark = pytest.mark.unit
+
+COMMITTED = pathlib.Path(__file__).resolve().parents[2] / "deploy/admission/tier-policy.yaml"
+
+
+def test_committed_policy_matches_a_fresh_rendering() -> None:
+    assert COMMITTED.read_text() == admission.render(), (
+        "regenerate with: python -c 'from neon_operator import admission; "
+        'print(admission.render(), end="")\' > deploy/admission/tier-policy.yaml'
+    )
+
+
+def test_policy_never_blocks_the_operators_own_metadata_updates() -> None:
+    policy, binding = admission.manifests()
+
+    condition = policy["spec"]["matchConditions"][0]["expression"]
+    assert "request.operation == 'CREATE'" in condition
+    assert "deletionTimestamp" in condition
+    assert binding["spec"]["paramRef"]["parameterNotFoundAction"] == "Allow"
