@@ -98,6 +98,21 @@ class Kube(Protocol):
     async def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
         """Record a Kubernetes Event about the object (failures are logged, not raised)."""
 
+    async def patch_object(self, ref: ObjectRef, patch: dict[str, Any]) -> dict[str, Any] | None:
+        """Merge ``patch`` into a namespaced object of this operator's group (metadata or spec,
+        not status); the patched body, or ``None`` if the object is gone."""
+
+    async def list_objects(
+        self, plural: str, namespace: str, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The objects of ``plural`` in ``namespace`` (optionally matching ``label_selector``)."""
+
+    async def create_object(self, plural: str, namespace: str, body: dict[str, Any]) -> bool:
+        """Create an object of this operator's group; ``False`` if one of that name exists."""
+
+    async def delete_object(self, ref: ObjectRef) -> None:
+        """Delete a namespaced object of this operator's group if it exists."""
+
 
 def _decode(data: dict[str, str] | None) -> dict[str, str]:
     return {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in (data or {}).items()}
@@ -223,6 +238,51 @@ class KubeClient:
             if error.status == 404:
                 return  # the object is gone; nothing to report on
             raise
+
+    async def patch_object(self, ref: ObjectRef, patch: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            body: dict[str, Any] = await self.custom.patch_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                ref.namespace or "default",
+                ref.plural,
+                ref.name,
+                patch,
+                _content_type=MERGE_PATCH,
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return body
+
+    async def list_objects(
+        self, plural: str, namespace: str, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        found: dict[str, Any] = await self.custom.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, label_selector=label_selector or ""
+        )
+        return [dict(item) for item in found.get("items", [])]
+
+    async def create_object(self, plural: str, namespace: str, body: dict[str, Any]) -> bool:
+        try:
+            await self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, body
+            )
+        except ApiException as error:
+            if error.status == 409:
+                return False
+            raise
+        return True
+
+    async def delete_object(self, ref: ObjectRef) -> None:
+        try:
+            await self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, ref.namespace or "default", ref.plural, ref.name
+            )
+        except ApiException as error:
+            if error.status != 404:
+                raise
 
     async def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
