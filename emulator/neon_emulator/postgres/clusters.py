@@ -386,6 +386,7 @@ async def recover(
     (target / "recovery.signal").touch()
     server.user.chown(target / "recovery.signal")
     extra = {
+        "hot_standby": "off",
         "restore_command": f'cp "{_escape(archive)}/%f" "%p"',
         "recovery_target_action": "promote",
         "recovery_target_inclusive": "on",
@@ -397,6 +398,15 @@ async def recover(
     cluster = Cluster(server, target, archive=None, log=log)
     await cluster.start(extra)
     try:
+        deadline = time.monotonic() + 120
+        async with await cluster.connect() as conn:
+            while time.monotonic() < deadline:
+                row = await (await conn.execute("SELECT pg_is_in_recovery()")).fetchone()
+                if row is not None and not row[0]:
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise ClusterError("recovery did not finish in time")
         return await cluster.current_lsn()
     finally:
         await cluster.stop()
