@@ -49,7 +49,29 @@ def parser() -> argparse.ArgumentParser:
         help="compute hosts are <ep-id>.<region>.<platform>.<host-domain>",
     )
     serve.add_argument(
-        "--postgres-port", type=int, default=None, help="port to put in connection URIs"
+        "--postgres-port",
+        type=int,
+        default=None,
+        help="port to put in connection URIs; with --postgres, the port the proxy listens on "
+        "(default: the previous run's, else a free one)",
+    )
+    serve.add_argument(
+        "--postgres",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="run real PostgreSQL behind every branch (started lazily, on first connection)",
+    )
+    serve.add_argument(
+        "--cold-start-delay",
+        type=float,
+        default=0.3,
+        help="seconds a connection waits while a suspended compute wakes (with --postgres)",
+    )
+    serve.add_argument(
+        "--suspend-timeout-default",
+        type=float,
+        default=300.0,
+        help="seconds of inactivity before suspending when suspend_timeout_seconds is 0",
     )
     serve.add_argument("--log-level", default="WARNING")
     return root
@@ -82,6 +104,7 @@ async def serve(settings: Settings, knobs: Knobs, dataplane: DataPlane | None = 
     ctx = build_context(settings, knobs, dataplane)
     account = bootstrap.ensure_account(ctx.store)
     runner = web.AppRunner(create_app(ctx), access_log=None)
+    await ctx.dataplane.start(ctx.store)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
@@ -98,7 +121,27 @@ async def serve(settings: Settings, knobs: Knobs, dataplane: DataPlane | None = 
     try:
         await stop.wait()
     finally:
+        await ctx.dataplane.close()
         await runner.cleanup()
+
+
+def _dataplane(args: argparse.Namespace, settings: Settings) -> DataPlane | None:
+    if not args.postgres:
+        return None
+    from neon_emulator.postgres import PlaneSettings, PostgresDataPlane
+
+    advertised = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return PostgresDataPlane(
+        PlaneSettings(
+            root=settings.state_dir / "postgres",
+            listen_host=settings.host,
+            port=args.postgres_port or 0,
+            advertised_host=advertised,
+            host_domain=settings.host_domain,
+            cold_start_delay=args.cold_start_delay,
+            default_suspend_seconds=args.suspend_timeout_default,
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,5 +165,5 @@ def main(argv: list[str] | None = None) -> int:
             per_minute=args.rate_limit_per_minute, burst_per_second=args.burst_per_second
         ),
     )
-    asyncio.run(serve(settings, knobs))
+    asyncio.run(serve(settings, knobs, _dataplane(args, settings)))
     return 0

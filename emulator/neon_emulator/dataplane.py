@@ -47,6 +47,15 @@ class DataPlane(Protocol):
     ) -> tuple[str, int | None]:
         """Host and port that connection URIs should carry for ``endpoint``."""
 
+    def uri_parameters(self, endpoint: records.Endpoint, pooled: bool) -> dict[str, str]:
+        """Extra query parameters for ``endpoint``'s URIs (e.g. ``options=endpoint=<id>``)."""
+
+    async def start(self, store: Store) -> None:
+        """Called once before the API serves (e.g. bind a proxy whose port URIs carry)."""
+
+    async def close(self) -> None:
+        """Called once on shutdown, before the store closes."""
+
 
 class NoDataPlane:
     """Control plane only: operations complete by themselves, hosts are Neon-like names."""
@@ -58,3 +67,12 @@ class NoDataPlane:
         self, endpoint: records.Endpoint, host: str, pooled: bool
     ) -> tuple[str, int | None]:
         return host, None
+
+    def uri_parameters(self, endpoint: records.Endpoint, pooled: bool) -> dict[str, str]:
+        return {}
+
+    async def start(self, store: Store) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

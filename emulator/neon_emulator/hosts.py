@@ -8,7 +8,7 @@ URI must contain the host verbatim.
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from neon_emulator import records
 from neon_emulator.dataplane import DataPlane
@@ -60,4 +60,6 @@ class Addresses:
     ) -> str:
         address = self.address(endpoint, pooled)
         credentials = f"{quote(role, safe='')}:{quote(password, safe='')}"
-        return f"postgresql://{credentials}@{address}/{quote(database, safe='')}?sslmode=require"
+        extra = self._dataplane.uri_parameters(endpoint, pooled)
+        query = urlencode({"sslmode": "require", **extra})
+        return f"postgresql://{credentials}@{address}/{quote(database, safe='')}?{query}"
