@@ -1,0 +1,158 @@
+"""NeonRestore: roll a branch back to a NeonSnapshot, once.
+
+Neon restores a snapshot into a *new* branch and, when finalized, swaps it in for the target:
+the target's computes move to the new branch (so connection strings, and the target's Secret,
+keep working unchanged), the new branch takes the target's name, and the target is renamed
+``<name> (old)``. The branch id therefore changes; the target resource (NeonAppDatabase or
+NeonBranch) picks the new id up in its status.
+
+``mode: Finalize`` does all of it in one step. ``mode: Staged`` stops after the restored branch
+exists (``phase: AwaitingFinalize``; ``status.restoredBranchId`` can be inspected); setting
+``finalize: true`` then swaps it in. ``oldBranchPolicy`` says whether the replaced ``(old)``
+branch is deleted afterwards or kept (e.g. to compare, or as an undo). A NeonRestore is a one-off
+action: everything but ``finalize`` is fixed at creation, and a completed restore never runs
+again (create a new NeonRestore to restore again).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+import pydantic
+from pydantic import Field
+
+from neon_operator.models.branch import BranchRef
+from neon_operator.models.common import (
+    Model,
+    ObjectMeta,
+    ObjectName,
+    Status,
+    Timestamp,
+    cel,
+    immutable,
+    validations,
+)
+
+KIND: Final = "NeonRestore"
+
+
+class SnapshotRef(Model):
+    """A NeonSnapshot in the referring resource's own namespace."""
+
+    name: ObjectName
+    """Name of the NeonSnapshot."""
+
+
+class RestoreMode(enum.StrEnum):
+    """How far a restore goes on its own."""
+
+    FINALIZE = "Finalize"
+    """Restore and swap the restored branch in at once."""
+    STAGED = "Staged"
+    """Restore into a new branch and wait for `finalize: true` before swapping it in."""
+
+
+class OldBranchPolicy(enum.StrEnum):
+    """What happens to the replaced `(old)` branch once the restore is finalized."""
+
+    RETAIN = "Retain"
+    """Keep it (renamed `<name> (old)`), e.g. as an undo."""
+    DELETE = "Delete"
+    """Delete it (kept anyway, with a Warning event, while it has child branches)."""
+
+
+class RestorePhase(enum.StrEnum):
+    """Where a restore stands."""
+
+    PENDING = "Pending"
+    """Waiting for the snapshot, the target or their NeonAppDatabase to be ready."""
+    RESTORING = "Restoring"
+    """Neon is restoring the snapshot."""
+    AWAITING_FINALIZE = "AwaitingFinalize"
+    """Staged: the restored branch exists; set `spec.finalize: true` to swap it in."""
+    COMPLETED = "Completed"
+    """The target now holds the snapshot's data."""
+    FAILED = "Failed"
+    """Neon refused the restore; the conditions say why."""
+
+
+class NeonRestoreSpec(Model):
+    """Which snapshot to restore onto which branch, in one step or staged."""
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.targetBranchRef) == !has(oldSelf.targetBranchRef)",
+                "targetBranchRef can only be set when the NeonRestore is created",
+                field_path=".targetBranchRef",
+                reason="FieldValueForbidden",
+            ),
+            cel(
+                "self.mode == 'Staged' || !self.finalize",
+                "finalize only applies to mode Staged (mode Finalize finalizes at once)",
+                field_path=".finalize",
+            ),
+            cel(
+                "!oldSelf.finalize || self.finalize",
+                "finalize cannot be undone once set",
+                field_path=".finalize",
+                reason="FieldValueForbidden",
+            ),
+        )
+    )
+
+    snapshot_ref: SnapshotRef = Field(
+        json_schema_extra=validations(immutable("snapshotRef", "create a new NeonRestore"))
+    )
+    """The NeonSnapshot (same namespace) to restore. Immutable."""
+    target_branch_ref: BranchRef | None = Field(
+        None,
+        json_schema_extra=validations(immutable("targetBranchRef", "create a new NeonRestore")),
+    )
+    """A NeonBranch (same namespace, same NeonAppDatabase as the snapshot) to roll back; default
+    the NeonAppDatabase's default branch. Immutable."""
+    mode: RestoreMode = Field(
+        RestoreMode.FINALIZE,
+        json_schema_extra=validations(immutable("mode", "create a new NeonRestore")),
+    )
+    """`Finalize` (default): restore and swap in at once. `Staged`: wait for `finalize`."""
+    finalize: bool = False
+    """Staged restores only: set to `true` to swap the restored branch in."""
+    old_branch_policy: OldBranchPolicy = OldBranchPolicy.RETAIN
+    """`Retain` (default) keeps the replaced `(old)` branch; `Delete` deletes it."""
+
+
+class NeonRestoreStatus(Status):
+    """Progress of the restore and the branch ids it involved."""
+
+    phase: RestorePhase | None = None
+    """`Pending`, `Restoring`, `AwaitingFinalize`, `Completed` or `Failed`."""
+    project_id: str | None = None
+    """Id of the Neon project."""
+    config_name: str | None = None
+    """The NeonConfig used."""
+    snapshot_id: str | None = None
+    """Id of the Neon snapshot restored."""
+    target_branch_id: str | None = None
+    """Id of the branch that was replaced (afterwards the `(old)` branch)."""
+    restored_branch_id: str | None = None
+    """Id of the branch holding the snapshot's data (the target's new id once finalized)."""
+    old_branch_name: str | None = None
+    """Name Neon gave the replaced branch."""
+    old_branch_deleted: bool | None = None
+    """Whether the replaced branch was deleted (per `oldBranchPolicy`)."""
+    target: str | None = None
+    """The resource rolled back, as `NeonAppDatabase/<name>` or `NeonBranch/<name>`."""
+    completion_time: Timestamp | None = None
+    """When the restore was finalized."""
+
+
+class NeonRestore(Model):
+    """A whole NeonRestore object, as the apiserver returns it."""
+
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: NeonRestoreSpec
+    status: NeonRestoreStatus = NeonRestoreStatus()
