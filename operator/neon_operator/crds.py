@@ -16,7 +16,16 @@ from typing import Any, Final, Literal
 import yaml
 
 from neon_operator.crdgen import structural_schema
-from neon_operator.models import GROUP, VERSION, Model, appdatabase, neonconfig
+from neon_operator.models import (
+    GROUP,
+    VERSION,
+    Model,
+    appdatabase,
+    branch,
+    neonconfig,
+    restore,
+    snapshot,
+)
 
 CATEGORY: Final = "neon"
 HEADER: Final = (
@@ -120,7 +129,77 @@ NEON_APP_DATABASE: Final = Kind(
     ),
 )
 
-KINDS: Final[tuple[Kind, ...]] = (NEON_CONFIG, NEON_APP_DATABASE)
+NEON_BRANCH: Final = Kind(
+    kind=branch.KIND,
+    plural="neonbranches",
+    short_names=("neonbr",),
+    scope="Namespaced",
+    spec=branch.NeonBranchSpec,
+    status=branch.NeonBranchStatus,
+    printer_columns=(
+        *_ready_columns(),
+        PrinterColumn("App", ".spec.appDatabaseRef.name", description="NeonAppDatabase"),
+        PrinterColumn("Parent", ".status.parentBranchId", description="Parent branch id"),
+        PrinterColumn("Branch", ".status.branchId", description="Neon branch id"),
+        PrinterColumn("Secret", ".status.secretName", description="Connection Secret", priority=1),
+        _AGE,
+    ),
+    description=(
+        "A branch of a NeonAppDatabase's Neon project (dev branch, or point-in-time recovery "
+        "at `parentTimestamp` / `parentLsn`), with its own compute and connection Secret."
+    ),
+)
+
+NEON_SNAPSHOT: Final = Kind(
+    kind=snapshot.KIND,
+    plural="neonsnapshots",
+    short_names=("neonsnap",),
+    scope="Namespaced",
+    spec=snapshot.NeonSnapshotSpec,
+    status=snapshot.NeonSnapshotStatus,
+    printer_columns=(
+        *_ready_columns(),
+        PrinterColumn("App", ".spec.appDatabaseRef.name", description="NeonAppDatabase"),
+        PrinterColumn("Snapshot", ".status.snapshotId", description="Neon snapshot id"),
+        PrinterColumn("Taken", ".status.timestamp", type="date", description="Point in time"),
+        _AGE,
+    ),
+    description=(
+        "A snapshot (checkpoint) of a NeonAppDatabase's default branch, which a NeonRestore "
+        "can roll back to."
+    ),
+)
+
+NEON_RESTORE: Final = Kind(
+    kind=restore.KIND,
+    plural="neonrestores",
+    short_names=("neonrestore",),
+    scope="Namespaced",
+    spec=restore.NeonRestoreSpec,
+    status=restore.NeonRestoreStatus,
+    printer_columns=(
+        PrinterColumn("Phase", ".status.phase", description="Where the restore stands"),
+        *_ready_columns(),
+        PrinterColumn("Snapshot", ".spec.snapshotRef.name", description="NeonSnapshot"),
+        PrinterColumn("Target", ".status.target", description="Resource rolled back"),
+        PrinterColumn(
+            "Branch", ".status.restoredBranchId", description="Restored branch id", priority=1
+        ),
+        _AGE,
+    ),
+    description=(
+        "Rolls a NeonAppDatabase's default branch (or a NeonBranch) back to a NeonSnapshot, in "
+        "one step or staged; connection strings stay the same."
+    ),
+)
+
+KINDS: Final[tuple[Kind, ...]] = (
+    NEON_CONFIG,
+    NEON_APP_DATABASE,
+    NEON_BRANCH,
+    NEON_SNAPSHOT,
+    NEON_RESTORE,
+)
 """Every kind this operator serves, in the order their CRDs are rendered."""
 
 

@@ -2,7 +2,8 @@
 
 They parse CR bodies for the operator and are the source the CRD schemas are generated from
 (`neon-operator crds`). Modules: :mod:`.common` (base model, conditions, status, CEL helpers),
-:mod:`.compute` (compute size and suspension rules), :mod:`.neonconfig`, :mod:`.appdatabase`.
+:mod:`.compute` (compute size and suspension rules), :mod:`.neonconfig`, :mod:`.appdatabase`,
+:mod:`.branch`, :mod:`.snapshot`, :mod:`.restore`.
 """
 
 from neon_operator.models.appdatabase import (
@@ -13,6 +14,15 @@ from neon_operator.models.appdatabase import (
     NeonAppDatabase,
     NeonAppDatabaseSpec,
     NeonAppDatabaseStatus,
+)
+from neon_operator.models.branch import (
+    AppDatabaseRef,
+    BranchCompute,
+    BranchRef,
+    ComputeType,
+    NeonBranch,
+    NeonBranchSpec,
+    NeonBranchStatus,
 )
 from neon_operator.models.common import (
     API_VERSION,
@@ -37,6 +47,16 @@ from neon_operator.models.neonconfig import (
     NeonConfigStatus,
     RateLimit,
 )
+from neon_operator.models.restore import (
+    NeonRestore,
+    NeonRestoreSpec,
+    NeonRestoreStatus,
+    OldBranchPolicy,
+    RestoreMode,
+    RestorePhase,
+    SnapshotRef,
+)
+from neon_operator.models.snapshot import NeonSnapshot, NeonSnapshotSpec, NeonSnapshotStatus
 
 __all__ = [
     "API_VERSION",
@@ -46,8 +66,12 @@ __all__ = [
     "SYNCED",
     "VERSION",
     "ApiKeySecretRef",
+    "AppDatabaseRef",
+    "BranchCompute",
+    "BranchRef",
     "BranchSettings",
     "Compute",
+    "ComputeType",
     "Condition",
     "ConditionStatus",
     "ConfigDefaults",
@@ -59,11 +83,24 @@ __all__ = [
     "NeonAppDatabase",
     "NeonAppDatabaseSpec",
     "NeonAppDatabaseStatus",
+    "NeonBranch",
+    "NeonBranchSpec",
+    "NeonBranchStatus",
     "NeonConfig",
     "NeonConfigSpec",
     "NeonConfigStatus",
+    "NeonRestore",
+    "NeonRestoreSpec",
+    "NeonRestoreStatus",
+    "NeonSnapshot",
+    "NeonSnapshotSpec",
+    "NeonSnapshotStatus",
     "ObjectMeta",
+    "OldBranchPolicy",
     "RateLimit",
+    "RestoreMode",
+    "RestorePhase",
     "SecretKeyRef",
+    "SnapshotRef",
     "Status",
 ]
