@@ -9,40 +9,13 @@ whose default branch carries the annotation ``neon.operator.dev/uid: <metadata.u
 :func:`create_request` stamped at creation (Neon's ``project.branch.annotations``). Matching by
 uid, not by name alone, keeps a same-named project of someone else, or one retained by an
 earlier resource of the same name, from being taken over.
-
-Adapter note: :mod:`neon_operator.neon` does not (yet) model branch annotations, neither on
-``POST /projects`` nor in ``GET /projects/{p}/branches``; the two small pieces below fill that
-gap without changing the client (the read goes through the client's session, so it is still
-rate limited and counted).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from neon_operator.neon import NeonClient, ProjectListItem
 
-import pydantic
-
-from neon_operator.neon import NeonClient, ProjectListItem, inputs
-
-__all__ = ["BranchWithAnnotations", "ProjectCreate", "find_created", "owner_annotations"]
-
-
-class BranchWithAnnotations(inputs.ProjectBranchSpec):
-    annotations: dict[str, str] | None = None
-    """Neon branch annotations (≤ 50 string pairs)."""
-
-
-class ProjectCreate(inputs.ProjectCreate):
-    """``POST /projects`` with annotations on the default branch."""
-
-    branch: BranchWithAnnotations | None = None
-
-
-class _BranchesWithAnnotations(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
-
-    branches: list[dict[str, Any]]
-    annotations: dict[str, dict[str, Any]] = {}
+__all__ = ["find_created", "owner_annotations"]
 
 
 def owner_annotations(key: str, uid: str) -> dict[str, str]:
@@ -63,14 +36,7 @@ async def find_created(
 
 
 async def _default_branch_annotations(client: NeonClient, project_id: str) -> dict[str, str]:
-    body = await client._session.request_model(  # see the adapter note in the module docstring
-        _BranchesWithAnnotations,
-        "GET",
-        "/projects/{project_id}/branches",
-        {"project_id": project_id},
-    )
-    for branch in body.branches:
-        if branch.get("default"):
-            value = body.annotations.get(str(branch.get("id")), {}).get("value") or {}
-            return {str(k): str(v) for k, v in value.items()}
+    for branch in await client.list_branches(project_id):
+        if branch.default:
+            return branch.annotations
     return {}

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from typing import Any, Final
 
 import httpx
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from neon_operator.neon import inputs, models, operations
 from neon_operator.neon.calls import CallLog
@@ -53,8 +53,13 @@ class _BranchEnvelope(NeonModel):
     branch: models.Branch
 
 
+class _Annotation(NeonModel):
+    value: dict[str, str] = Field(default_factory=dict)
+
+
 class _BranchesPage(NeonModel):
     branches: list[models.Branch]
+    annotations: dict[str, _Annotation] = Field(default_factory=dict)
     pagination: dict[str, Any] | None = None
 
 
@@ -268,7 +273,12 @@ class NeonClient:
                 params={"search": search, "cursor": cursor, "limit": page_size},
             )
             for branch in page.branches:
-                yield branch
+                annotation = page.annotations.get(branch.id)
+                yield (
+                    branch.model_copy(update={"annotations": annotation.value})
+                    if annotation
+                    else branch
+                )
             cursor = (page.pagination or {}).get("next")
             short = page_size is not None and len(page.branches) < page_size
             if not page.branches or short or not isinstance(cursor, str) or not cursor:

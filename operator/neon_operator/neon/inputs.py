@@ -55,6 +55,8 @@ class ProjectBranchSpec(RequestModel):
     name: str | None = None
     role_name: str | None = None
     database_name: str | None = None
+    annotations: dict[str, str] | None = None
+    """String pairs (at most 50) Neon keeps on the branch; listed by ``list_branches``."""
 
 
 class ProjectCreate(RequestModel):

@@ -159,6 +159,9 @@ class Branch(NeonModel):
     restore_status: str | None = None
     restored_from: str | None = None
     restored_as: str | None = None
+    annotations: dict[str, str] = {}
+    """The branch's annotation values. Neon lists them beside the branches (keyed by branch id)
+    rather than inside them; the client copies each branch's values here."""
 
 
 class Endpoint(NeonModel):

@@ -302,6 +302,13 @@ async def _locate(
             )
         project.branch_id = default.id
     endpoints = await client.list_endpoints(project.id)
+    moved = next((e for e in endpoints if e.id == db.status.endpoint_id), None)
+    if moved is not None and moved.branch_id != project.branch_id:
+        # A snapshot restore replaced the default branch; Neon moved its compute to the new one.
+        await report.event(
+            "Normal", "DefaultBranchReplaced", f"default branch is now {moved.branch_id}"
+        )
+        project.branch_id = moved.branch_id
     project.endpoint = next(
         (e for e in endpoints if e.branch_id == project.branch_id and e.type == "read_write"),
         None,
@@ -331,13 +338,13 @@ async def _create(
 ) -> _Project:
     account_defaults = (await ctx.accounts.get(db.spec.config_ref.name)).config.spec.defaults
     branch = db.spec.branch
-    request = ownership.ProjectCreate(
+    request = inputs.ProjectCreate(
         name=project_name(db),
         org_id=org_id,
         region_id=db.spec.region_id or account_defaults.region_id,
         pg_version=db.spec.pg_version or account_defaults.pg_version,
         history_retention_seconds=db.spec.history_retention_seconds,
-        branch=ownership.BranchWithAnnotations(
+        branch=inputs.ProjectBranchSpec(
             name=branch.name,
             role_name=branch.role_name,
             database_name=branch.database_name,

@@ -21,6 +21,7 @@ from neon_operator.neon import (
     LockedError,
     NeonClient,
     NotFound,
+    ProjectBranchSpec,
     ProjectCreate,
     ProjectUpdate,
     RateLimitedError,
@@ -250,6 +251,24 @@ async def test_branch_lifecycle(neon: NeonClient, org: str) -> None:
     assert deleted is not None
     await neon.wait_for_operations(deleted.operations)
     assert await neon.delete_branch(project_id, dev.branch.id) is None
+
+
+async def test_default_branch_annotations_set_at_creation_come_back_in_listings(
+    neon: NeonClient, org: str
+) -> None:
+    created = await neon.create_project(
+        ProjectCreate(
+            name=unique("annotated"),
+            org_id=org,
+            branch=ProjectBranchSpec(annotations={"neon.operator.dev/uid": "uid-1"}),
+        )
+    )
+    await neon.wait_for_operations(created.operations)
+
+    (branch,) = await neon.list_branches(created.project.id)
+
+    assert branch.default
+    assert branch.annotations == {"neon.operator.dev/uid": "uid-1"}
 
 
 async def test_endpoint_settings_suspend_and_start(neon: NeonClient, org: str) -> None:
