@@ -1,0 +1,535 @@
+"""NeonBranch: converge one Neon branch, its compute and its connection Secret with the resource.
+
+::
+
+    NeonAppDatabase (same namespace) or parent NeonBranch missing / not Ready
+      └─ Ready=False ParentNotFound / ParentNotReady, retry in retryDelay (waiting, not failed)
+    own the resource by the NeonAppDatabase (garbage collected with it)
+    branch id in status ─→ GET branch (follow a NeonRestore's replacement, rename if needed)
+      └─ none: parentTimestamp outside the history window → Ready=False OutsideHistoryWindow
+               a branch of that name and parent exists (crash before status) → take it over
+               else create branch + compute in one call; ids to status at once
+    compute wanted ≠ endpoint → create / PATCH endpoint, wait
+    Secret ≠ rendering → write (user and database of the app's default branch);  Ready=True
+
+The Neon branch name is ``spec.branchName`` or ``metadata.name``: unique among the app's
+NeonBranches because NeonBranches of one namespace have unique names, and it is how a restarted
+operator finds a branch it created but never recorded.
+
+Deletion (``deletionPolicy: Delete``) deletes the Neon branch; Neon's ``NotFound`` (the project
+is already gone with its NeonAppDatabase) counts as done. Neon refuses to delete a branch that
+has children: the resource then waits (``BranchHasChildren``) until those are deleted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Any, Final
+
+import pydantic
+
+from neon_operator import errors, kube, neon
+from neon_operator.accounts import AccountProblem
+from neon_operator.models import (
+    READY,
+    Compute,
+    ComputeType,
+    DeletionPolicy,
+    NeonAppDatabase,
+    NeonBranch,
+    NeonBranchStatus,
+)
+from neon_operator.models.branch import KIND
+from neon_operator.neon import inputs
+from neon_operator.reconcilers import connection_secret, dependents
+from neon_operator.reconcilers.context import Context
+from neon_operator.reconcilers.reporting import Report
+
+__all__ = ["KIND", "PLURAL", "delete", "object_ref", "object_ref_of", "reconcile"]
+
+PLURAL: Final = "neonbranches"
+WINDOW_HINTS: Final = ("window", "future", "precedes", "ahead of", "retention", "history")
+"""Words of Neon's 400 messages about a point in time it cannot branch from."""
+
+BranchReport = Report[NeonBranchStatus]
+
+
+def object_ref(br: NeonBranch) -> kube.ObjectRef:
+    """The reference Secrets, status patches and Events use."""
+    return kube.ObjectRef(
+        kind=KIND,
+        plural=PLURAL,
+        name=br.metadata.name,
+        namespace=br.metadata.namespace,
+        uid=br.metadata.uid or "",
+    )
+
+
+def object_ref_of(body: dict[str, object]) -> kube.ObjectRef:
+    """:func:`object_ref` of a raw body."""
+    return object_ref(NeonBranch.model_validate(body))
+
+
+def branch_name(br: NeonBranch) -> str:
+    """The Neon branch's name: ``spec.branchName`` or ``metadata.name``."""
+    return br.spec.branch_name or br.metadata.name
+
+
+@dataclasses.dataclass
+class _Found:
+    """The branch as this reconcile knows it."""
+
+    branch: neon.Branch
+    endpoint: neon.Endpoint | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    created: bool = False
+
+
+async def reconcile(ctx: Context, body: dict[str, Any], *, resync: bool = False) -> None:
+    """Converge the NeonBranch ``body`` (see the module docstring)."""
+    br = NeonBranch.model_validate(body)
+    report: BranchReport = Report(ctx, object_ref(br), br.metadata.generation, br.status)
+    if ctx.settings.is_paused(br.metadata.annotations):
+        report.synced(
+            "False",
+            "Paused",
+            f"reconciliation is paused by the annotation {ctx.settings.paused_annotation}; "
+            "remove it to resume",
+        )
+        await report.flush()
+        return
+    if resync and (br.status.branch_id is None or _restored_to(br) is None):
+        if br.status.branch_id is not None:
+            await _resync_secret(ctx, br, report)
+        return
+    guard = dependents.failures(ctx, report, br.status.config_name or "default")
+    async with guard:
+        app = await dependents.ready_app_database(
+            ctx, report, _namespace(br), br.spec.app_database_ref.name
+        )
+        guard.config_name = app.spec.config_ref.name
+        await dependents.adopt_by(ctx, report.ref, _owners(body), app)
+        await _converge(ctx, br, app, report)
+
+
+def _namespace(br: NeonBranch) -> str:
+    return br.metadata.namespace or "default"
+
+
+def _owners(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(body.get("metadata", {}).get("ownerReferences") or [])
+
+
+def _restored_to(br: NeonBranch) -> str | None:
+    """The branch id a NeonRestore announced, if it is not yet the one in status."""
+    announced = br.metadata.annotations.get(dependents.RESTORED_ANNOTATION)
+    return announced if announced and announced != br.status.branch_id else None
+
+
+async def _parent_branch_id(
+    ctx: Context, br: NeonBranch, app: NeonAppDatabase, report: BranchReport
+) -> str:
+    ref = br.spec.parent_branch_ref
+    if ref is None:
+        assert app.status.default_branch_id is not None
+        return app.status.default_branch_id
+    body = await ctx.kube.read_object(
+        kube.ObjectRef(kind=KIND, plural=PLURAL, name=ref.name, namespace=_namespace(br), uid="")
+    )
+    if body is None:
+        raise await dependents.waiting(
+            ctx,
+            report,
+            "ParentNotFound",
+            f"parent NeonBranch {ref.name!r} does not exist in namespace {_namespace(br)!r}; "
+            "waiting for it to be created",
+        )
+    parent = NeonBranch.model_validate(body)
+    if parent.spec.app_database_ref.name != br.spec.app_database_ref.name:
+        raise errors.AwaitChange(
+            "ParentMismatch",
+            f"parent NeonBranch {ref.name!r} belongs to NeonAppDatabase "
+            f"{parent.spec.app_database_ref.name!r}, not {br.spec.app_database_ref.name!r}: a "
+            "branch and its parent must live in the same project",
+        )
+    ready = parent.status.condition(READY)
+    if parent.status.branch_id is None or ready is None or ready.status != "True":
+        raise await dependents.waiting(
+            ctx,
+            report,
+            "ParentNotReady",
+            f"parent NeonBranch {ref.name!r} is not Ready yet; waiting",
+        )
+    return parent.status.branch_id
+
+
+def _compute(br: NeonBranch, defaults: Compute) -> Compute:
+    try:
+        return br.spec.compute.with_defaults(defaults)
+    except pydantic.ValidationError as error:
+        problem = "; ".join(str(e["msg"]) for e in error.errors(include_url=False))
+        raise errors.AwaitChange(
+            "InvalidSpec",
+            f"spec.compute combined with the NeonConfig's defaults.compute is invalid: {problem}",
+        ) from None
+
+
+def _limits(compute: Compute) -> dict[str, float | int]:
+    limits: dict[str, float | int | None] = {
+        "autoscaling_limit_min_cu": compute.min_cu,
+        "autoscaling_limit_max_cu": compute.max_cu,
+        "suspend_timeout_seconds": compute.suspend_timeout_seconds,
+    }
+    return {k: v for k, v in limits.items() if v is not None}
+
+
+async def _converge(
+    ctx: Context, br: NeonBranch, app: NeonAppDatabase, report: BranchReport
+) -> None:
+    account = await ctx.accounts.get(app.spec.config_ref.name)
+    client = account.client
+    compute = _compute(br, account.config.spec.defaults.compute)
+    project_id = app.status.project_id
+    assert project_id is not None
+    report.update(project_id=project_id, config_name=account.name)
+    if br.status.branch_id is not None:
+        found = await _current(ctx, client, br, report, project_id)
+    else:
+        parent_id = await _parent_branch_id(ctx, br, app, report)
+        found = await _locate_or_create(ctx, client, br, report, project_id, parent_id, compute)
+    branch = found.branch
+    _record_branch(report, branch)
+    if branch.name != branch_name(br):
+        result = await client.rename_branch(project_id, branch.id, branch_name(br))
+        await client.wait_for_operations(result.operations)
+        report.update(branch_name=result.branch.name)
+        await report.event("Normal", "BranchRenamed", f"branch {branch.id} renamed")
+
+    kind = br.spec.compute.type
+    if kind == ComputeType.NONE:
+        report.update(endpoint_id=None, host=None)
+        report.ready("True", "BranchReady", f"Neon branch {branch.id} is ready (no compute)")
+        report.synced("True", "ReconcileSucceeded", "")
+        await report.flush()
+        return
+    endpoint = await _ensure_endpoint(client, report, project_id, found, kind, compute)
+    report.update(endpoint_id=endpoint.id, host=endpoint.host)
+    desired = _desired_secret(br, app, endpoint)
+    current = await ctx.kube.read_secret(desired.namespace, desired.name)
+    password = (
+        found.password
+        or connection_secret.known_password(current)
+        or await _reveal_password(client, app, project_id, branch.id)
+    )
+    await _write_secret(ctx, report, desired, password, current)
+    report.ready(
+        "True",
+        "BranchReady",
+        f"Neon branch {branch.id} is ready; connection strings are in Secret {desired.name}",
+    )
+    report.synced("True", "ReconcileSucceeded", "")
+    await report.flush()
+
+
+def _record_branch(report: BranchReport, branch: neon.Branch) -> None:
+    report.update(
+        branch_id=branch.id,
+        branch_name=branch.name,
+        parent_branch_id=branch.parent_id,
+        parent_lsn=branch.parent_lsn,
+        parent_timestamp=branch.parent_timestamp,
+    )
+
+
+async def _current(
+    ctx: Context, client: neon.NeonClient, br: NeonBranch, report: BranchReport, project_id: str
+) -> _Found:
+    """The branch in status, or the one a NeonRestore replaced it with."""
+    branch_id = br.status.branch_id
+    assert branch_id is not None
+    announced = _restored_to(br)
+    if announced is not None:
+        with_restore = await client.get_branch(project_id, announced)
+        if with_restore.restored_as == branch_id:
+            await report.event(
+                "Normal",
+                "BranchRestored",
+                f"a restore replaced branch {branch_id} by {announced}; same compute and Secret",
+            )
+            return _Found(with_restore)
+    try:
+        return _Found(await client.get_branch(project_id, branch_id))
+    except neon.NotFound:
+        raise errors.AwaitChange(
+            "BranchNotFound",
+            f"Neon branch {branch_id} no longer exists (deleted outside the operator?); delete "
+            "and recreate this NeonBranch to get a new one",
+        ) from None
+
+
+async def _check_window(
+    ctx: Context, client: neon.NeonClient, br: NeonBranch, project_id: str
+) -> None:
+    """Refuse a ``parentTimestamp`` Neon cannot branch from, before asking Neon to."""
+    moment = br.spec.parent_timestamp
+    if moment is None:
+        return
+    now = ctx.clock()
+    if moment > now:
+        raise errors.AwaitChange(
+            "OutsideHistoryWindow",
+            f"spec.parentTimestamp {moment.isoformat()} is in the future; pick a time in the past",
+        )
+    retention = (await client.get_project(project_id)).history_retention_seconds
+    if retention is not None and moment < now - datetime.timedelta(seconds=retention):
+        oldest = (now - datetime.timedelta(seconds=retention)).isoformat()
+        raise errors.AwaitChange(
+            "OutsideHistoryWindow",
+            f"spec.parentTimestamp {moment.isoformat()} is outside the project's history window "
+            f"(history retention {retention}s: nothing before {oldest}); pick a later time or "
+            "raise spec.historyRetentionSeconds of the NeonAppDatabase (it only helps for "
+            "changes made after raising it)",
+        )
+
+
+async def _locate_or_create(
+    ctx: Context,
+    client: neon.NeonClient,
+    br: NeonBranch,
+    report: BranchReport,
+    project_id: str,
+    parent_id: str,
+    compute: Compute,
+) -> _Found:
+    name = branch_name(br)
+    same_name = [b for b in await client.list_branches(project_id, search=name) if b.name == name]
+    if same_name:
+        existing = same_name[0]
+        if existing.parent_id != parent_id:
+            raise errors.AwaitChange(
+                "BranchNameTaken",
+                f"project {project_id} already has a branch named {name!r} with another parent; "
+                "set spec.branchName to a free name",
+            )
+        await report.event("Normal", "BranchRecovered", f"took over Neon branch {existing.id}")
+        return _Found(existing)
+    await _check_window(ctx, client, br, project_id)
+    kind = br.spec.compute.type
+    endpoints = (
+        [inputs.EndpointSpec(type=kind.neon, **_limits(compute))]
+        if kind != ComputeType.NONE
+        else []
+    )
+    request = inputs.BranchCreate(
+        name=name,
+        parent_id=parent_id,
+        parent_lsn=br.spec.parent_lsn,
+        parent_timestamp=br.spec.parent_timestamp,
+    )
+    try:
+        created = await client.create_branch(project_id, request, endpoints)
+    except neon.InvalidRequestError as error:
+        pit = br.spec.parent_timestamp is not None or br.spec.parent_lsn is not None
+        if pit and any(hint in error.message.lower() for hint in WINDOW_HINTS):
+            raise errors.AwaitChange(
+                "OutsideHistoryWindow", f"Neon cannot branch at that point: {error.message}"
+            ) from None
+        raise
+    ctx.crash_after("create_branch")
+    endpoint = created.endpoints[0] if created.endpoints else None
+    found = _Found(created.branch, endpoint, created=True)
+    _record_branch(report, created.branch)
+    if endpoint is not None:
+        report.update(endpoint_id=endpoint.id, host=endpoint.host)
+    report.ready("False", "Provisioning", f"Neon is provisioning branch {created.branch.id}")
+    await report.flush()  # the id is safe in status before anything else can fail
+    await report.event("Normal", "BranchCreated", f"created Neon branch {created.branch.id}")
+    if created.connection_uris:
+        found.password = created.connection_uris[
+            0
+        ].connection_parameters.password.get_secret_value()
+    await client.wait_for_operations(created.operations)
+    return found
+
+
+async def _ensure_endpoint(
+    client: neon.NeonClient,
+    report: BranchReport,
+    project_id: str,
+    found: _Found,
+    kind: ComputeType,
+    compute: Compute,
+) -> neon.Endpoint:
+    endpoint = found.endpoint
+    if endpoint is None:
+        endpoints = await client.list_endpoints(project_id, branch_id=found.branch.id)
+        endpoint = next((e for e in endpoints if e.type == kind.neon), None)
+    if endpoint is None:
+        result = await client.create_endpoint(
+            project_id,
+            inputs.EndpointCreate(
+                branch_id=found.branch.id,
+                type=kind.neon,
+                **_limits(compute),
+            ),
+        )
+        await client.wait_for_operations(result.operations)
+        await report.event("Normal", "ComputeCreated", f"created compute {result.endpoint.id}")
+        return result.endpoint
+    wanted = _limits(compute)
+    if all(getattr(endpoint, key) == value for key, value in wanted.items()):
+        return endpoint
+    result = await client.update_endpoint(
+        project_id, endpoint.id, inputs.EndpointUpdate.model_validate(wanted)
+    )
+    await client.wait_for_operations(result.operations)
+    updated = result.endpoint
+    await report.event(
+        "Normal",
+        "ComputeUpdated",
+        f"compute {updated.id}: {updated.autoscaling_limit_min_cu:g}-"
+        f"{updated.autoscaling_limit_max_cu:g} CU, suspend {updated.suspend_timeout_seconds}s",
+    )
+    return updated
+
+
+async def _reveal_password(
+    client: neon.NeonClient, app: NeonAppDatabase, project_id: str, branch_id: str
+) -> str:
+    role = app.spec.branch.role_name
+    try:
+        return (await client.reveal_role_password(project_id, branch_id, role)).get_secret_value()
+    except neon.ForbiddenError:
+        result = await client.reset_role_password(project_id, branch_id, role)
+        await client.wait_for_operations(result.operations)
+        if result.role.password is None:
+            raise
+        return result.role.password.get_secret_value()
+
+
+def _desired_secret(
+    br: NeonBranch, app: NeonAppDatabase, endpoint: neon.Endpoint
+) -> connection_secret.Desired:
+    settings = br.spec.connection_secret
+    return connection_secret.Desired(
+        namespace=_namespace(br),
+        name=settings.secret_name(br.metadata.name),
+        owner=object_ref(br),
+        host=endpoint.host,
+        endpoint_id=endpoint.id,
+        user=app.spec.branch.role_name,
+        database=app.spec.branch.database_name,
+        key_prefix=settings.key_prefix,
+        labels=dict(settings.labels),
+        annotations=dict(settings.annotations),
+    )
+
+
+async def _write_secret(
+    ctx: Context,
+    report: BranchReport,
+    desired: connection_secret.Desired,
+    password: str,
+    current: kube.SecretState | None,
+) -> None:
+    outcome = await connection_secret.ensure(ctx.kube, desired, password=password, current=current)
+    report.update(secret_name=desired.name)
+    if outcome.action == "repaired":
+        await report.event("Normal", "SecretRepaired", f"Secret {desired.name} rewritten")
+    elif outcome.action == "created":
+        await report.event("Normal", "SecretWritten", f"Secret {desired.name} written")
+
+
+async def _resync_secret(ctx: Context, br: NeonBranch, report: BranchReport) -> None:
+    """The periodic check: the Secret from Kubernetes alone (Neon only if it must be rebuilt)."""
+    status = br.status
+    if status.endpoint_id is None or status.host is None or status.project_id is None:
+        return
+    app_body = await ctx.kube.read_object(
+        kube.ObjectRef(
+            kind="NeonAppDatabase",
+            plural="neonappdatabases",
+            name=br.spec.app_database_ref.name,
+            namespace=_namespace(br),
+            uid="",
+        )
+    )
+    if app_body is None:
+        return
+    app = NeonAppDatabase.model_validate(app_body)
+    endpoint = neon.Endpoint.model_validate(
+        {
+            "id": status.endpoint_id,
+            "project_id": status.project_id,
+            "branch_id": status.branch_id,
+            "host": status.host,
+            "type": br.spec.compute.type.neon,
+            "current_state": "active",
+            "autoscaling_limit_min_cu": 0.25,
+            "autoscaling_limit_max_cu": 0.25,
+        }
+    )
+    desired = _desired_secret(br, app, endpoint)
+    current = await ctx.kube.read_secret(desired.namespace, desired.name)
+    password = connection_secret.known_password(current)
+    if password is None:
+        async with dependents.failures(ctx, report, status.config_name or "default"):
+            client = await dependents.account_client(ctx, status.config_name or "default")
+            assert status.branch_id is not None
+            password = await _reveal_password(client, app, status.project_id, status.branch_id)
+    await _write_secret(ctx, report, desired, password, current)
+    await report.flush()
+
+
+# -- deletion -----------------------------------------------------------------------------
+
+
+async def delete(ctx: Context, body: dict[str, Any]) -> None:
+    """Delete or keep the Neon branch as ``spec.deletionPolicy`` says (the Secret goes with the
+    resource through its ownerReference)."""
+    br = NeonBranch.model_validate(body)
+    report: BranchReport = Report(ctx, object_ref(br), br.metadata.generation, br.status)
+    status = br.status
+    if status.project_id is None:
+        return  # never reached Neon
+    if ctx.settings.is_paused(br.metadata.annotations):
+        await report.event("Warning", "BranchRetained", "paused: Neon branch left as it is")
+        return
+    if br.spec.deletion_policy == DeletionPolicy.RETAIN:
+        await report.event(
+            "Normal", "BranchRetained", f"deletionPolicy Retain: branch {status.branch_id} kept"
+        )
+        return
+    config_name = status.config_name or "default"
+    try:
+        client = await dependents.account_client(ctx, config_name)
+    except AccountProblem as problem:
+        message = f"cannot delete Neon branch {status.branch_id}: {problem.message}"
+        raise await dependents.waiting(ctx, report, problem.reason, message) from None
+    async with dependents.failures(ctx, report, config_name):
+        branch_id = status.branch_id
+        try:
+            if branch_id is None:  # created, then crashed before recording it
+                name = branch_name(br)
+                found = await client.list_branches(status.project_id, search=name)
+                match = [
+                    b for b in found if b.name == name and b.parent_id == status.parent_branch_id
+                ]
+                if not match:
+                    return
+                branch_id = match[0].id
+            await client.delete_branch(status.project_id, branch_id)
+        except neon.NotFound:
+            return  # the project is gone (its NeonAppDatabase deleted it): nothing left to do
+        except neon.InvalidRequestError as error:
+            if "child" not in error.message.lower():
+                raise
+            raise await dependents.waiting(
+                ctx,
+                report,
+                "BranchHasChildren",
+                f"Neon keeps branch {branch_id} while branches were made from it: delete those "
+                f"NeonBranches (or Neon branches) first ({error.message})",
+            ) from None
+        await report.event("Normal", "BranchDeleted", f"deleted Neon branch {branch_id}")
