@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import kopf
 
-from neon_operator.handlers import appdatabase, neonconfig
+from neon_operator.handlers import appdatabase, branch, neonconfig
 from neon_operator.reconcilers.context import Context
 
 __all__ = ["register"]
@@ -20,4 +20,5 @@ def register(ctx: Context, registry: kopf.OperatorRegistry | None = None) -> kop
     registry = registry if registry is not None else kopf.OperatorRegistry()
     neonconfig.register(registry, ctx)
     appdatabase.register(registry, ctx)
+    branch.register(registry, ctx)
     return registry
