@@ -13,8 +13,10 @@ replays its own streamed WAL on first start). Seeds are never written to, so one
 hard links (``cp -al``); data directories are always real copies.
 
 Settings favour a cheap, disposable server: 16 MB shared buffers, few connections, ``fsync=off``
-and 1 MB WAL segments. Durability against power loss is not an emulator's job; the WAL itself is
-real (archiving, base backups and recovery need it).
+and 1 MB WAL segments. ``synchronous_commit`` stays on (free without fsync) so that
+``pg_current_wal_lsn()`` after a commit is past that commit, as branching at an LSN expects.
+Durability against power loss is not an emulator's job; the WAL itself is real (archiving, base
+backups and recovery need it).
 """
 
 from __future__ import annotations
@@ -43,9 +45,6 @@ logger = logging.getLogger(__name__)
 ADMIN_ROLE = "cloud_admin"
 """The superuser the emulator administers clusters with (Neon's own name for it)."""
 
-TEMPLATE_FORMAT = "3"
-"""Bumped whenever the template's contents or static settings change (invalidates caches)."""
-
 STATIC_SETTINGS: dict[str, str] = {
     "listen_addresses": "127.0.0.1",
     "unix_socket_directories": "",
@@ -56,7 +55,7 @@ STATIC_SETTINGS: dict[str, str] = {
     "max_parallel_workers": "2",
     "autovacuum_max_workers": "1",
     "fsync": "off",
-    "synchronous_commit": "off",
+    "synchronous_commit": "on",
     "full_page_writes": "on",
     "wal_level": "replica",
     "max_wal_senders": "4",
@@ -90,8 +89,14 @@ class Server:
     user: ServerUser
     admin_password: str
 
-    async def run(self, *args: str, env: Mapping[str, str] | None = None) -> str:
-        """Run a server program as the server user; raise :class:`ClusterError` on failure."""
+    async def run(
+        self, *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> str:
+        """Run a server program as the server user; raise :class:`ClusterError` on failure.
+
+        ``cwd`` is entered before privileges drop, so relative paths under it work even where
+        the server user may not traverse the ancestors.
+        """
         process = await asyncio.create_subprocess_exec(
             *args,
             stdout=asyncio.subprocess.PIPE,
@@ -100,7 +105,7 @@ class Server:
             user=self.user.uid,
             group=self.user.gid,
             extra_groups=[] if self.user.switches else None,
-            cwd="/",
+            cwd=str(cwd) if cwd else "/",
         )
         out, err = await process.communicate()
         if process.returncode != 0:
@@ -138,7 +143,11 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGQUIT)  # PR_SET_PDEATHSIG
 
 
-def _escape(path: Path) -> str:
+def _relative(path: Path, start: Path) -> str:
+    return os.path.relpath(path, start)
+
+
+def _escape(path: Path | str) -> str:
     text = str(path)
     if '"' in text:
         raise ClusterError(f"paths with double quotes are not supported: {text}")
@@ -152,6 +161,7 @@ async def build_template(server: Server, target: Path) -> None:
     password_file.write_text(server.admin_password + "\n")
     password_file.chmod(0o600)
     server.user.chown(password_file)
+    server.user.make_reachable(work)
     try:
         await server.run(
             server.binaries.path("initdb"),
@@ -213,12 +223,14 @@ class Cluster:
             (self.data / pidfile).unlink(missing_ok=True)
         last_error: ClusterError | None = None
         for _ in range(3):
+            self.server.user.make_reachable(self.data)
             try:
                 await self._start_once(free_port(), extra or {}, wait_for)
                 return
             except ClusterError as exc:
                 last_error = exc
-                if "could not bind" not in str(exc) and "in use" not in str(exc):
+                retry = ("could not bind", "in use", "Permission denied")
+                if not any(reason in str(exc) for reason in retry):
                     raise
         assert last_error is not None
         raise last_error
@@ -226,7 +238,10 @@ class Cluster:
     def _settings(self, port: int, extra: Mapping[str, str]) -> list[str]:
         settings = {"port": str(port)}
         if self.archive is not None:
-            target = _escape(self.archive)
+            # relative to the data directory (the server's working directory): no ancestor of
+            # it has to stay traversable for the server user (pytest resets /tmp/pytest-of-*
+            # to 0700 whenever a session starts)
+            target = _escape(_relative(self.archive, self.data))
             settings["archive_mode"] = "on"
             settings["archive_command"] = (
                 f'cp "%p" "{target}/%f.part" && mv "{target}/%f.part" "{target}/%f"'
@@ -334,7 +349,7 @@ class Cluster:
             "-U",
             ADMIN_ROLE,
             "-D",
-            str(target),
+            target.name,
             "-X",
             "stream",
             "-c",
@@ -342,6 +357,7 @@ class Cluster:
             "--no-sync",
             "--no-manifest",
             env={"PGPASSWORD": self.server.admin_password},
+            cwd=target.parent,
         )
         return lsn
 
@@ -387,7 +403,7 @@ async def recover(
     server.user.chown(target / "recovery.signal")
     extra = {
         "hot_standby": "off",
-        "restore_command": f'cp "{_escape(archive)}/%f" "%p"',
+        "restore_command": f'cp "{_escape(_relative(archive, target))}/%f" "%p"',
         "recovery_target_action": "promote",
         "recovery_target_inclusive": "on",
     }
