@@ -9,6 +9,7 @@ Fixtures:
   returns the create response.
 * ``wait`` -- ``wait(project_id)``: until no operation is in flight (fails on a failed one).
 * ``sql`` -- ``sql(uri, text)`` runs SQL over psycopg and returns the rows.
+* ``own_pg_emulator`` -- a fresh one for tests that stop or restart it.
 * ``servers`` -- ``servers(state_dir)``: command lines of the ``postgres`` processes running
   clusters under ``state_dir``.
 
@@ -170,3 +171,12 @@ def sql_fixture() -> Callable[[str, str], list[tuple[Any, ...]]]:
 @pytest.fixture
 def servers() -> Callable[[Path], list[str]]:
     return postgres_processes
+
+
+@pytest.fixture
+def own_pg_emulator(tmp_path: Path) -> Iterator[PgEmulator]:
+    """A fresh data-plane emulator for tests that stop or restart it."""
+    running = PgEmulator(tmp_path / "state")
+    running.start()
+    yield running
+    running.stop()

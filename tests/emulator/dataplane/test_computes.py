@@ -1,0 +1,175 @@
+"""Compute lifecycle: lazy clusters, wake on connect, suspend by API or idleness, disabled and
+read-only endpoints, consumption, and no server outliving the emulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.integration
+
+Sql = Callable[[str, str], list[tuple[Any, ...]]]
+Servers = Callable[[Path], list[str]]
+
+
+def eventually(check: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.1)
+
+
+def endpoint_of(api: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    project_id, endpoint_id = body["project"]["id"], body["endpoints"][0]["id"]
+    found: dict[str, Any] = api.get(f"/projects/{project_id}/endpoints/{endpoint_id}").json()[
+        "endpoint"
+    ]
+    return found
+
+
+def test_a_suspended_endpoint_wakes_on_the_next_connection(
+    api: httpx.Client, new_project: Callable[..., dict[str, Any]], wait: Any, sql: Sql
+) -> None:
+    body = new_project()
+    project_id, endpoint_id = body["project"]["id"], body["endpoints"][0]["id"]
+    uri = body["connection_uris"][0]["connection_uri"]
+    sql(uri, "CREATE TABLE t (x int); INSERT INTO t VALUES (7)")
+    api.post(f"/projects/{project_id}/endpoints/{endpoint_id}/suspend").raise_for_status()
+    wait(project_id)
+    suspended = endpoint_of(api, body)
+    assert suspended["current_state"] == "idle"
+
+    assert sql(uri, "SELECT x FROM t") == [(7,)]
+
+    woken = endpoint_of(api, body)
+    assert woken["current_state"] == "active"
+    assert woken["started_at"] >= suspended["suspended_at"]
+
+
+def test_an_idle_endpoint_suspends_after_its_timeout_and_its_server_stops(
+    api: httpx.Client,
+    new_project: Callable[..., dict[str, Any]],
+    sql: Sql,
+    servers: Servers,
+    pg_emulator: Any,
+) -> None:
+    body = new_project()
+    branch_id = body["branch"]["id"]
+    uri = body["connection_uris"][0]["connection_uri"]
+    sql(uri, "SELECT 1")
+    assert any(branch_id in line for line in servers(pg_emulator.state_dir))
+
+    eventually(lambda: endpoint_of(api, body)["current_state"] == "idle")
+    eventually(lambda: not any(branch_id in line for line in servers(pg_emulator.state_dir)))
+
+    assert sql(uri, "SELECT 1") == [(1,)]
+    assert endpoint_of(api, body)["current_state"] == "active"
+
+
+def test_an_open_connection_keeps_the_compute_awake(
+    api: httpx.Client, new_project: Callable[..., dict[str, Any]]
+) -> None:
+    body = new_project()
+    uri = body["connection_uris"][0]["connection_uri"]
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for _ in range(5):  # longer than the 3 s idle timeout
+            time.sleep(1)
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+            assert endpoint_of(api, body)["current_state"] == "active"
+
+
+def test_a_disabled_endpoint_refuses_connections(
+    api: httpx.Client, new_project: Callable[..., dict[str, Any]], wait: Any, sql: Sql
+) -> None:
+    body = new_project()
+    project_id, endpoint_id = body["project"]["id"], body["endpoints"][0]["id"]
+    uri = body["connection_uris"][0]["connection_uri"]
+    sql(uri, "SELECT 1")
+    api.patch(
+        f"/projects/{project_id}/endpoints/{endpoint_id}", json={"endpoint": {"disabled": True}}
+    ).raise_for_status()
+    wait(project_id)
+
+    with pytest.raises(psycopg.OperationalError, match="disabled"):
+        sql(uri, "SELECT 1")
+
+    api.patch(
+        f"/projects/{project_id}/endpoints/{endpoint_id}", json={"endpoint": {"disabled": False}}
+    ).raise_for_status()
+    wait(project_id)
+    assert sql(uri, "SELECT 1") == [(1,)]
+
+
+def test_a_read_only_endpoint_reads_but_refuses_writes(
+    api: httpx.Client, new_project: Callable[..., dict[str, Any]], wait: Any, sql: Sql
+) -> None:
+    body = new_project()
+    project_id, branch_id = body["project"]["id"], body["branch"]["id"]
+    sql(body["connection_uris"][0]["connection_uri"], "CREATE TABLE t AS SELECT 1 AS x")
+    created = api.post(
+        f"/projects/{project_id}/endpoints",
+        json={"endpoint": {"branch_id": branch_id, "type": "read_only"}},
+    )
+    wait(project_id)
+    uri = api.get(
+        f"/projects/{project_id}/connection_uri",
+        params={
+            "endpoint_id": created.json()["endpoint"]["id"],
+            "database_name": "neondb",
+            "role_name": "neondb_owner",
+        },
+    ).json()["uri"]
+
+    assert sql(uri, "SELECT x FROM t") == [(1,)]
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        sql(uri, "INSERT INTO t VALUES (2)")
+
+
+def test_activity_feeds_active_and_compute_time(
+    api: httpx.Client, new_project: Callable[..., dict[str, Any]], sql: Sql
+) -> None:
+    body = new_project()
+    project_id = body["project"]["id"]
+    uri = body["connection_uris"][0]["connection_uri"]
+    sql(uri, "CREATE TABLE t AS SELECT generate_series(1, 1000) AS x")
+
+    eventually(lambda: endpoint_of(api, body)["current_state"] == "idle")
+    project = api.get(f"/projects/{project_id}").json()["project"]
+
+    assert project["active_time_seconds"] >= 1
+    assert project["compute_time_seconds"] >= 0
+    assert project["compute_last_active_at"] >= body["project"]["created_at"]
+
+
+def test_projects_nobody_connects_to_get_no_cluster(
+    new_project: Callable[..., dict[str, Any]], servers: Servers, pg_emulator: Any
+) -> None:
+    created = [new_project()["project"]["id"] for _ in range(10)]
+
+    projects_dir = pg_emulator.state_dir / "postgres" / "projects"
+    for project_id in created:
+        assert not list((projects_dir / project_id).glob("branches/*/data"))
+        assert not any(project_id in line for line in servers(pg_emulator.state_dir))
+
+
+def test_data_and_connection_strings_survive_a_restart_and_no_server_outlives_it(
+    own_pg_emulator: Any, servers: Servers, sql: Sql
+) -> None:
+    with own_pg_emulator.client() as api:
+        org = own_pg_emulator.bootstrap["organizations"]["paid"]
+        body = api.post("/projects", json={"project": {"org_id": org}}).json()
+    uri = body["connection_uris"][0]["connection_uri"]
+    sql(uri, "CREATE TABLE t AS SELECT 42 AS x")
+    assert servers(own_pg_emulator.state_dir)
+
+    own_pg_emulator.stop()
+    assert servers(own_pg_emulator.state_dir) == []
+    own_pg_emulator.start()
+
+    assert sql(uri, "SELECT x FROM t") == [(42,)]
