@@ -24,6 +24,7 @@ import pydantic
 from neon_operator import kube
 from neon_operator.models import NeonConfig
 from neon_operator.neon import CallLog, NeonClient, PollPolicy, RateLimits
+from neon_operator.transfers import TransferBatcher
 
 __all__ = ["Account", "AccountProblem", "Accounts"]
 
@@ -47,6 +48,8 @@ class Account:
     client: NeonClient
     key_digest: str
     """Digest of the API key (to notice a rotated key without keeping a second copy)."""
+    transfers: TransferBatcher
+    """Coalesces this key's tier changes into Neon's 400-project transfer calls."""
 
     @property
     def name(self) -> str:
@@ -173,7 +176,13 @@ class Accounts:
         if cached is not None and unchanged and cached.config.spec == config.spec:
             self._cache[name] = dataclasses.replace(cached, config=config)
             return self._cache[name]
-        account = Account(config=config, client=self._factory(config, api_key), key_digest=digest)
+        client = self._factory(config, api_key)
+        account = Account(
+            config=config,
+            client=client,
+            key_digest=digest,
+            transfers=TransferBatcher(client),
+        )
         if cached is not None:
             await cached.client.aclose()
         self._cache[name] = account

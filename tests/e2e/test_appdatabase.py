@@ -72,6 +72,24 @@ def test_compute_update_reaches_the_neon_endpoint(apps, neon) -> None:
     assert endpoint["suspend_timeout_seconds"] == -1
 
 
+def test_upgrading_the_tier_moves_the_project_to_the_paid_organization(apps, neon) -> None:
+    apps.create("upgrade", {"tier": "free"})
+    before = apps.wait_condition("upgrade", "True")["status"]
+    assert before["orgId"] == neon.organizations["sponsored"]
+
+    apps.patch("upgrade", {"spec": {"tier": "paid"}})
+    after = apps.wait(
+        "upgrade",
+        lambda obj: bool(obj and obj.get("status", {}).get("tier") == "paid"),
+        "tier paid in status",
+    )["status"]
+
+    assert after["projectId"] == before["projectId"]
+    assert after["orgId"] == neon.organizations["paid"]
+    assert neon.get(f"/projects/{before['projectId']}")["project"]["org_id"] == after["orgId"]
+    assert ("Normal", "ProjectTransferred") in apps.events("upgrade")
+
+
 def test_deleting_with_policy_delete_removes_the_neon_project(apps, neon) -> None:
     apps.create("doomed", {"deletionPolicy": "Delete"})
     project_id = apps.wait_condition("doomed", "True")["status"]["projectId"]

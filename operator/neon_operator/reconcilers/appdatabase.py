@@ -214,7 +214,7 @@ async def _converge(ctx: Context, db: NeonAppDatabase, report: AppReport) -> Non
     _check_pinned(db, project)
 
     if project.org_id != org_id:
-        await client.transfer_projects(project.org_id or "", org_id, [project.id])
+        await account.transfers.transfer(project.org_id or "", org_id, project.id)
         await report.event(
             "Normal", "ProjectTransferred", f"project {project.id} moved to tier {db.spec.tier}"
         )
