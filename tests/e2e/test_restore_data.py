@@ -1,0 +1,339 @@
+"""Branches, snapshots and restores seen from the data: rows in real PostgreSQL.
+
+The session stack's emulator runs without a data plane, so this module starts one more
+``neon-emulator serve --postgres`` and a NeonConfig pointing at it; the session operator serves
+the test's resources through that NeonConfig (``configRef``), exactly as it would a second Neon
+account.
+
+Rows are read and written through the connection Secrets the operator wrote, with one
+substitution: the Secrets carry Neon-shaped host names (``ep-….us-east-2.aws.neon.tech``) that
+no DNS here resolves, so each connection passes ``hostaddr=127.0.0.1`` and the data plane's
+port, the way an ``/etc/hosts`` entry would. The host name itself still travels (TLS SNI) and is
+how the emulator's proxy picks the compute; user, password and database come from the Secret
+unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+pytestmark = pytest.mark.e2e
+
+GROUP, VERSION = "neon.operator.dev", "v1alpha1"
+TIMEOUT = 180.0
+EMULATOR = [
+    sys.executable,
+    "-m",
+    "neon_emulator",
+    "serve",
+    "--port",
+    "0",
+    "--operation-latency",
+    "0.2",
+    "--rate-limit-per-minute",
+    "0",
+    "--burst-per-second",
+    "0",
+    "--postgres",
+    "--cold-start-delay",
+    "0.2",
+]
+OPERATOR_NAMESPACE = "neon-operator-system"
+
+
+class PgNeon:
+    """An emulator with the PostgreSQL data plane, and the NeonConfig that points at it."""
+
+    def __init__(self, state_dir: pathlib.Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        bootstrap = state_dir / "bootstrap.json"
+        self.log = (state_dir.parent / "emulator.log").open("ab")
+        self.process = subprocess.Popen(
+            [*EMULATOR, "--state-dir", str(state_dir)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + 60
+        while not bootstrap.exists():
+            assert self.process.poll() is None, "emulator exited"
+            assert time.monotonic() < deadline, "emulator did not start"
+            time.sleep(0.1)
+        self.bootstrap: dict[str, Any] = json.loads(bootstrap.read_text())
+        self.http = httpx.Client(
+            base_url=self.bootstrap["api_url"],
+            headers={"Authorization": f"Bearer {self.bootstrap['api_key']}"},
+            timeout=60,
+        )
+        self.config_name = "pg-" + uuid.uuid4().hex[:8]
+        self.port: int | None = None
+        self.data_port_project: str | None = None
+
+    def configure(self, api: client.ApiClient) -> None:
+        core = client.CoreV1Api(api)
+        secret = {
+            "metadata": {"name": self.config_name, "namespace": OPERATOR_NAMESPACE},
+            "stringData": {"apiKey": self.bootstrap["api_key"]},
+        }
+        core.create_namespaced_secret(OPERATOR_NAMESPACE, secret)
+        orgs = self.bootstrap["organizations"]
+        client.CustomObjectsApi(api).create_cluster_custom_object(
+            GROUP,
+            VERSION,
+            "neonconfigs",
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "NeonConfig",
+                "metadata": {"name": self.config_name},
+                "spec": {
+                    "apiUrl": self.bootstrap["api_url"],
+                    "apiKeySecretRef": {"namespace": OPERATOR_NAMESPACE, "name": self.config_name},
+                    "organizations": {"free": orgs["sponsored"], "paid": orgs["paid"]},
+                },
+            },
+        )
+
+    def data_port(self, project_id: str) -> int:
+        """The data plane's port, as Neon's own connection URI names it."""
+        if self.port is None:
+            response = self.http.get(
+                f"/projects/{project_id}/connection_uri",
+                params={"database_name": "neondb", "role_name": "neondb_owner"},
+            )
+            response.raise_for_status()
+            port = urllib.parse.urlsplit(response.json()["uri"]).port
+            assert port is not None
+            self.port = port
+        return self.port
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def pg_neon(
+    kube_api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PgNeon]:
+    running = PgNeon(tmp_path_factory.mktemp("pg-emulator") / "state")
+    try:
+        running.configure(kube_api)
+        yield running
+    finally:
+        running.stop()
+
+
+class Kind:
+    """Objects of one of the operator's namespaced kinds in the test's namespace."""
+
+    def __init__(self, apps: Any, kind: str, plural: str) -> None:
+        self.apps, self.kind, self.plural = apps, kind, plural
+        self.args = (GROUP, VERSION, apps.namespace, plural)
+
+    def create(self, name: str, spec: dict[str, Any]) -> None:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": self.kind, "metadata": {"name": name}}
+        self.apps.objects.create_namespaced_custom_object(*self.args, {**body, "spec": spec})
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.apps.objects.get_namespaced_custom_object(*self.args, name))
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def patch(self, name: str, body: dict[str, Any]) -> None:
+        self.apps.objects.patch_namespaced_custom_object(*self.args, name, body)
+
+    def wait_ready(self, name: str, status: str = "True", reason: str | None = None) -> Any:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            obj = self.get(name)
+            found = ready(obj)
+            if (
+                obj is not None
+                and found is not None
+                and found["status"] == status
+                and (reason is None or found["reason"] == reason)
+                and found.get("observedGeneration") == obj["metadata"].get("generation")
+            ):
+                return obj
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.kind} {name} never became Ready={status}: {obj}")
+            time.sleep(0.25)
+
+
+def ready(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    for found in (obj or {}).get("status", {}).get("conditions", []):
+        if found["type"] == "Ready":
+            return dict(found)
+    return None
+
+
+class Data:
+    """SQL through the connection Secrets of one test's namespace."""
+
+    def __init__(self, apps: Any, pg_neon: PgNeon) -> None:
+        self.apps, self.pg_neon = apps, pg_neon
+
+    def sql(self, secret_name: str, text: str) -> list[tuple[Any, ...]]:
+        secret = self.apps.secret(secret_name)
+        assert secret is not None
+        host = secret["PGHOST_UNPOOLED"]
+        project = self.pg_neon.data_port_project
+        assert project is not None
+        port = self.pg_neon.data_port(project)
+        with psycopg.connect(
+            secret["DATABASE_URL_UNPOOLED"],
+            hostaddr="127.0.0.1",
+            port=port,
+            autocommit=True,
+            connect_timeout=60,
+        ) as conn:
+            assert host  # the Secret's host is what the proxy routes by (SNI)
+            cursor = conn.execute(text.encode())
+            return cursor.fetchall() if cursor.description else []
+
+    def values(self, secret_name: str) -> list[int]:
+        return [row[0] for row in self.sql(secret_name, "SELECT x FROM t ORDER BY x")]
+
+
+@pytest.fixture
+def kinds(apps: Any) -> dict[str, Kind]:
+    return {
+        "branch": Kind(apps, "NeonBranch", "neonbranches"),
+        "snapshot": Kind(apps, "NeonSnapshot", "neonsnapshots"),
+        "restore": Kind(apps, "NeonRestore", "neonrestores"),
+        "app": Kind(apps, "NeonAppDatabase", "neonappdatabases"),
+    }
+
+
+@pytest.fixture
+def data(apps: Any, pg_neon: PgNeon) -> Data:
+    return Data(apps, pg_neon)
+
+
+def new_app(kinds: dict[str, Kind], pg_neon: PgNeon, name: str) -> dict[str, Any]:
+    kinds["app"].create(name, {"configRef": {"name": pg_neon.config_name}})
+    status = dict(kinds["app"].wait_ready(name)["status"])
+    pg_neon.data_port_project = status["projectId"]
+    return status
+
+
+def test_restore_rolls_back_to_the_snapshot_through_the_unchanged_secret(
+    apps, kinds, data, pg_neon
+) -> None:
+    app = new_app(kinds, pg_neon, "agent-app")
+    data.sql("agent-app-neon", "CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2)")
+    kinds["snapshot"].create("checkpoint", {"appDatabaseRef": {"name": "agent-app"}})
+    snap = kinds["snapshot"].wait_ready("checkpoint")["status"]
+    data.sql("agent-app-neon", "INSERT INTO t VALUES (3), (4)")
+    assert data.values("agent-app-neon") == [1, 2, 3, 4]
+    secret_before = apps.secret("agent-app-neon")
+
+    kinds["restore"].create(
+        "rollback", {"snapshotRef": {"name": "checkpoint"}, "oldBranchPolicy": "Delete"}
+    )
+    restored = kinds["restore"].wait_ready("rollback", "True", "Restored")["status"]
+
+    assert restored["phase"] == "Completed"
+    assert restored["snapshotId"] == snap["snapshotId"]
+    assert restored["targetBranchId"] == app["defaultBranchId"]
+    assert restored["oldBranchDeleted"] is True
+    assert apps.secret("agent-app-neon") == secret_before
+    assert data.values("agent-app-neon") == [1, 2]
+    deadline = time.monotonic() + TIMEOUT
+    while (
+        kinds["app"].get("agent-app")["status"]["defaultBranchId"] != restored["restoredBranchId"]
+    ):  # type: ignore[index]
+        assert time.monotonic() < deadline, "the NeonAppDatabase never tracked the new branch id"
+        time.sleep(0.25)
+    after = kinds["app"].wait_ready("agent-app")["status"]
+    assert after["endpointId"] == app["endpointId"]
+    old = pg_neon.http.get(f"/projects/{app['projectId']}/branches/{app['defaultBranchId']}")
+    assert old.status_code == 404
+
+
+def test_a_staged_restore_waits_for_finalize_and_leaves_the_target_alone_until_then(
+    apps, kinds, data, pg_neon
+) -> None:
+    new_app(kinds, pg_neon, "staged-app")
+    data.sql("staged-app-neon", "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
+    kinds["snapshot"].create("before", {"appDatabaseRef": {"name": "staged-app"}})
+    kinds["snapshot"].wait_ready("before")
+    data.sql("staged-app-neon", "INSERT INTO t VALUES (2)")
+
+    kinds["restore"].create("careful", {"snapshotRef": {"name": "before"}, "mode": "Staged"})
+    staged = kinds["restore"].wait_ready("careful", "False", "AwaitingFinalize")["status"]
+    assert staged["phase"] == "AwaitingFinalize"
+    assert data.values("staged-app-neon") == [1, 2]
+
+    kinds["restore"].patch("careful", {"spec": {"finalize": True}})
+    done = kinds["restore"].wait_ready("careful", "True", "Restored")["status"]
+
+    assert done["restoredBranchId"] == staged["restoredBranchId"]
+    assert done["oldBranchDeleted"] is False
+    assert done["oldBranchName"] == "main (old)"
+    assert data.values("staged-app-neon") == [1]
+
+
+def test_a_pitr_branch_between_two_writes_sees_exactly_the_first(
+    apps, kinds, data, pg_neon
+) -> None:
+    new_app(kinds, pg_neon, "history")
+    data.sql("history-neon", "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
+    time.sleep(1.5)
+    between = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    between += datetime.timedelta(seconds=1)
+    time.sleep(2.5)
+    data.sql("history-neon", "INSERT INTO t VALUES (2)")
+
+    kinds["branch"].create(
+        "yesterday",
+        {
+            "appDatabaseRef": {"name": "history"},
+            "parentTimestamp": between.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "compute": {"type": "ReadOnly"},
+        },
+    )
+    status = kinds["branch"].wait_ready("yesterday")["status"]
+
+    assert status["parentTimestamp"] == between.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert data.values("yesterday-neon") == [1]
+    assert data.values("history-neon") == [1, 2]
+
+
+def test_a_dev_branch_writes_are_not_visible_on_main(apps, kinds, data, pg_neon) -> None:
+    new_app(kinds, pg_neon, "product")
+    data.sql("product-neon", "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
+
+    kinds["branch"].create("dev", {"appDatabaseRef": {"name": "product"}})
+    kinds["branch"].wait_ready("dev")
+    data.sql("dev-neon", "INSERT INTO t VALUES (100)")
+
+    assert data.values("dev-neon") == [1, 100]
+    assert data.values("product-neon") == [1]
