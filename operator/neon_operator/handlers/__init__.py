@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import kopf
 
-from neon_operator.handlers import appdatabase, branch, neonconfig
+from neon_operator.handlers import appdatabase, branch, neonconfig, restore, snapshot
 from neon_operator.reconcilers.context import Context
 
 __all__ = ["register"]
@@ -21,4 +21,6 @@ def register(ctx: Context, registry: kopf.OperatorRegistry | None = None) -> kop
     neonconfig.register(registry, ctx)
     appdatabase.register(registry, ctx)
     branch.register(registry, ctx)
+    snapshot.register(registry, ctx)
+    restore.register(registry, ctx)
     return registry
