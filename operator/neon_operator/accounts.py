@@ -22,6 +22,7 @@ from typing import Any
 import pydantic
 
 from neon_operator import kube
+from neon_operator.drift import DriftBudget
 from neon_operator.models import NeonConfig
 from neon_operator.neon import CallLog, NeonClient, PollPolicy, RateLimits
 from neon_operator.transfers import TransferBatcher
@@ -50,6 +51,8 @@ class Account:
     """Digest of the API key (to notice a rotated key without keeping a second copy)."""
     transfers: TransferBatcher
     """Coalesces this key's tier changes into Neon's 400-project transfer calls."""
+    drift: DriftBudget
+    """What periodic comparisons with Neon may still spend of this key's budget."""
 
     @property
     def name(self) -> str:
@@ -85,11 +88,13 @@ class Accounts:
         *,
         calls: CallLog | None = None,
         operation_timeout: float = 300.0,
+        drift_share: float = 0.25,
         client_factory: ClientFactory | None = None,
     ) -> None:
         self._kube = kube_api
         self.calls = calls if calls is not None else CallLog()
         self._operation_timeout = operation_timeout
+        self._drift_share = drift_share
         self._factory = client_factory or self._client
         self._cache: dict[str, Account] = {}
         self._lock = asyncio.Lock()
@@ -182,6 +187,7 @@ class Accounts:
             client=client,
             key_digest=digest,
             transfers=TransferBatcher(client),
+            drift=DriftBudget(config.spec.rate_limit.requests_per_minute * self._drift_share),
         )
         if cached is not None:
             await cached.client.aclose()

@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds between Neon drift checks per resource (default 3600)",
     )
     run.add_argument(
+        "--neon-resync-share",
+        type=float,
+        default=None,
+        help="fraction of each key's Neon request budget that drift checks may use (default 0.25)",
+    )
+    run.add_argument(
         "--retry-delay",
         type=float,
         default=None,
@@ -143,6 +149,7 @@ def _run(args: argparse.Namespace) -> int:
     overrides = {
         "resync_interval": args.resync_interval,
         "neon_resync_interval": args.neon_resync_interval,
+        "neon_resync_share": args.neon_resync_share,
         "retry_delay": args.retry_delay,
     }
     configured = dataclasses.replace(

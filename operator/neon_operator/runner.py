@@ -51,7 +51,12 @@ async def _operate(settings: Settings) -> None:
     kube_client = await kube.KubeClient.connect()
     calls = CallLog()
     metrics.observe_calls(calls)
-    accounts = Accounts(kube_client, calls=calls, operation_timeout=settings.operation_timeout)
+    accounts = Accounts(
+        kube_client,
+        calls=calls,
+        operation_timeout=settings.operation_timeout,
+        drift_share=settings.neon_resync_share,
+    )
     ctx = Context(
         kube=kube_client, accounts=accounts, settings=settings, crash_after=crash_hook_from_env()
     )

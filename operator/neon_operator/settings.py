@@ -55,6 +55,11 @@ class Settings:
     the project's endpoints); kept apart from :attr:`resync_interval` because Neon calls are the
     scarce budget (700/min per key) and a platform may hold tens of thousands of projects."""
 
+    neon_resync_share: float = 0.25
+    """Fraction of each NeonConfig's request budget that periodic Neon comparisons may spend
+    (see :mod:`neon_operator.drift`); when it is spent, resyncs check only the Secret and the
+    Neon comparison of each resource comes round less often than :attr:`neon_resync_interval`."""
+
     retry_delay: float = 30.0
     """Seconds before retrying a resource whose NeonConfig, API key or Neon itself is not usable
     right now (a person must fix something; no hot loop)."""

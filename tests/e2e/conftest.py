@@ -45,6 +45,7 @@ class OperatorProcess:
         log: pathlib.Path,
         namespaces: list[str],
         env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.metrics_port = free_port()
         self.log = log
@@ -62,6 +63,7 @@ class OperatorProcess:
             str(RETRY_SECONDS),
             "--log-level",
             "DEBUG",
+            *args,
         ]
         environment = {**os.environ, "KUBECONFIG": str(kubeconfig), **(env or {})}
         self._log_file = log.open("ab")
@@ -293,8 +295,15 @@ def start_operator(
     """Start extra operators (on namespaces outside ``t-*``); all are stopped afterwards."""
     started: list[OperatorProcess] = []
 
-    def start(namespaces: list[str], log_name: str, env: dict[str, str] | None = None):
-        process = OperatorProcess(local_stack.kubeconfig, tmp_path / log_name, namespaces, env)
+    def start(
+        namespaces: list[str],
+        log_name: str,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> OperatorProcess:
+        process = OperatorProcess(
+            local_stack.kubeconfig, tmp_path / log_name, namespaces, env, args
+        )
         started.append(process)
         return process
 

@@ -112,18 +112,25 @@ async def reconcile(ctx: Context, body: dict[str, object], *, resync: bool = Fal
     async with _outcomes(ctx, db, report):
         if resync and db.status.project_id is None:
             return  # creating belongs to the change handlers (retried by kopf, not by the timer)
-        if resync and not _neon_due(ctx, db):
+        if resync and not await _neon_due(ctx, db):
             await _resync_secret(ctx, db, report)
         else:
             await _converge(ctx, db, report)
 
 
-def _neon_due(ctx: Context, db: NeonAppDatabase) -> bool:
+DRIFT_CHECK_CALLS: Final = 2
+"""Neon calls of a comparison that finds nothing to change: the project and its endpoints."""
+
+
+async def _neon_due(ctx: Context, db: NeonAppDatabase) -> bool:
+    """Whether this resync compares with Neon: the interval has passed and the key's drift
+    budget (:mod:`neon_operator.drift`) can pay for it."""
     last = db.status.last_sync_time
-    if last is None:
-        return True
     interval = datetime.timedelta(seconds=ctx.settings.neon_resync_interval)
-    return ctx.clock() - last >= interval
+    if last is not None and ctx.clock() - last < interval:
+        return False
+    account = await ctx.accounts.get(db.spec.config_ref.name)
+    return account.drift.try_spend(DRIFT_CHECK_CALLS)
 
 
 class _outcomes:
