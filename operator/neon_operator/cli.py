@@ -115,11 +115,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _crds(args: argparse.Namespace) -> int:
-    from neon_operator import crddocs, crds
+    from neon_operator import admission, crddocs, crds
 
     targets = [args.output]
     if args.chart.is_dir():
         targets.append(args.chart / "crds")
+        policy = args.chart / "templates" / "tier-policy.yaml"
+        policy.write_text(admission.render_chart_template(), encoding="utf-8")
+        print(policy)
+    manifest = pathlib.Path("deploy/admission/tier-policy.yaml")
+    if manifest.parent.is_dir():
+        manifest.write_text(admission.render(), encoding="utf-8")
+        print(manifest)
     for target in targets:
         for path in crds.write(target):
             print(path)

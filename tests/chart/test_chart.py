@@ -19,7 +19,7 @@ import yaml
 from kubernetes import client, utils
 from kubernetes.client import ApiClient
 
-from neon_operator import crds
+from neon_operator import admission, crds
 from neon_operator.devstack import binaries
 
 pytestmark = pytest.mark.e2e
@@ -84,6 +84,14 @@ def test_watching_listed_namespaces_binds_the_tenant_role_only_there(helm: pathl
     assert "--namespace=team-b" in args
 
 
+def test_the_chart_installs_the_operators_tier_admission_policy(helm: pathlib.Path) -> None:
+    documents = template(helm, "neon-system")
+    policies = [d for d in documents if d["kind"].startswith("ValidatingAdmissionPolicy")]
+    assert policies == admission.manifests()
+    disabled = template(helm, "neon-system", "admissionPolicy.enabled=false")
+    assert not [d for d in disabled if d["kind"].startswith("ValidatingAdmissionPolicy")]
+
+
 @pytest.fixture
 def installed(helm: pathlib.Path, kube_api: ApiClient) -> Iterator[tuple[str, str]]:
     """The chart applied to the session's apiserver: (release namespace, operator account)."""
@@ -95,6 +103,7 @@ def installed(helm: pathlib.Path, kube_api: ApiClient) -> Iterator[tuple[str, st
         namespace,
         "neonConfig.create=true",
         f"neonConfig.name=chart-{namespace}",
+        "admissionPolicy.enabled=false",  # the session stack installed the same policy
         "neonConfig.organizations.free=org-sponsored-1",
         f"nameOverride={namespace}",
     )

@@ -10,13 +10,19 @@ from neon_operator import admission
 
 pytestmark = pytest.mark.unit
 
-COMMITTED = pathlib.Path(__file__).resolve().parents[2] / "deploy/admission/tier-policy.yaml"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+COMMITTED = ROOT / "deploy/admission/tier-policy.yaml"
 
 
 def test_committed_policy_matches_a_fresh_rendering() -> None:
     assert COMMITTED.read_text() == admission.render(), (
-        "regenerate with: python -c 'from neon_operator import admission; "
-        'print(admission.render(), end="")\' > deploy/admission/tier-policy.yaml'
+        "deploy/admission/ is out of date: run `neon-operator crds` and commit the result"
+    )
+
+
+def test_the_chart_carries_the_same_policy() -> None:
+    assert (ROOT / admission.CHART_TEMPLATE).read_text() == admission.render_chart_template(), (
+        "the chart's tier policy is out of date: run `neon-operator crds` and commit the result"
     )
 
 
