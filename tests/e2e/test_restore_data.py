@@ -19,6 +19,7 @@ import datetime
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -337,3 +338,57 @@ def test_a_dev_branch_writes_are_not_visible_on_main(apps, kinds, data, pg_neon)
 
     assert data.values("dev-neon") == [1, 100]
     assert data.values("product-neon") == [1]
+
+
+def neon_calls(operator: Any) -> dict[str, float]:
+    """Neon API requests the operator sent so far, by ``METHOD route``."""
+    counts: dict[str, float] = {}
+    prefix = "neon_operator_neon_api_requests_total{"
+    for line in operator.metrics().splitlines():
+        if line.startswith(prefix):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+            key = f"{labels['method']} {labels['route']}"
+            counts[key] = counts.get(key, 0) + float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def test_api_calls_per_operation_stay_within_budget(apps, kinds, pg_neon, operator) -> None:
+    """Each operation's Neon requests (the numbers of the report), bounded so that a change which
+    multiplies them shows up."""
+    new_app(kinds, pg_neon, "counted")
+    steps: dict[str, dict[str, float]] = {}
+    before = neon_calls(operator)
+
+    def step(name: str) -> None:
+        nonlocal before
+        now = neon_calls(operator)
+        steps[name] = {k: v - before.get(k, 0) for k, v in now.items() if v != before.get(k, 0)}
+        before = now
+
+    kinds["branch"].create("counted-dev", {"appDatabaseRef": {"name": "counted"}})
+    kinds["branch"].wait_ready("counted-dev")
+    step("NeonBranch create (read-write compute + Secret)")
+    kinds["snapshot"].create("counted-snap", {"appDatabaseRef": {"name": "counted"}})
+    kinds["snapshot"].wait_ready("counted-snap")
+    step("NeonSnapshot create")
+    kinds["restore"].create(
+        "counted-restore", {"snapshotRef": {"name": "counted-snap"}, "oldBranchPolicy": "Delete"}
+    )
+    restored = kinds["restore"].wait_ready("counted-restore", "True", "Restored")["status"]
+    deadline = time.monotonic() + TIMEOUT
+    while kinds["app"].get("counted")["status"]["defaultBranchId"] != restored["restoredBranchId"]:  # type: ignore[index]
+        assert time.monotonic() < deadline
+        time.sleep(0.25)
+    kinds["app"].wait_ready("counted")
+    step("NeonRestore one-step + delete old branch (+ the app's re-sync)")
+    apps.objects.delete_namespaced_custom_object(*kinds["branch"].args, "counted-dev")
+    while kinds["branch"].get("counted-dev") is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.25)
+    step("NeonBranch delete")
+
+    for name, calls in steps.items():
+        total = int(sum(calls.values()))
+        detail = ", ".join(f"{k} x{int(v)}" for k, v in sorted(calls.items()))
+        print(f"{name}: {total} requests — {detail}")
+        assert total <= 15, f"{name} took {total} Neon requests: {detail}"
