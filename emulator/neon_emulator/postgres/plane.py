@@ -112,7 +112,6 @@ class _Runtime:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     cluster: Cluster | None = None
     leases: set[int] = field(default_factory=set)
-    idle_since: float = field(default_factory=time.time)
     dirty: bool = False
     """Activity since consumption was last measured."""
 
@@ -252,6 +251,7 @@ class PostgresDataPlane:
         branch = self._branch(endpoint.branch_id)
         if branch is None or branch.deleted:
             raise proxy.Refused(NOT_FOUND, "XX000")
+        self._activity[endpoint_id] = time.time()  # not idle while connecting
         if endpoint.current_state == "idle" and endpoint.pending_state is None:
             await asyncio.sleep(max(self.settings.cold_start_delay, 0.0))
             self._mark_active(endpoint_id)
@@ -275,8 +275,6 @@ class PostgresDataPlane:
         runtime = self._runtimes.get(lease.branch_id)
         if runtime is not None:
             runtime.leases.discard(id(lease))
-            if not runtime.leases:
-                runtime.idle_since = time.time()
         self._activity[lease.endpoint_id] = time.time()
         endpoint = self._store.endpoints.get(lease.endpoint_id) if self._store else None
         if endpoint is not None and endpoint.current_state == "active":
@@ -341,7 +339,6 @@ class PostgresDataPlane:
         cluster = files.cluster(server)
         await cluster.start()
         runtime.cluster = cluster
-        runtime.idle_since = time.time()
         lsn = await cluster.current_lsn()
         if first or meta.start_lsn is None:
             meta.start_lsn = lsn
@@ -364,11 +361,13 @@ class PostgresDataPlane:
         ]
         return await catalogs.apply(cluster, roles, databases, applied)
 
-    async def _stop_cluster(self, branch_id: str) -> None:
+    async def _stop_cluster(self, branch_id: str, *, unless_used: bool = False) -> None:
         runtime = self._runtimes.get(branch_id)
         if runtime is None:
             return
         async with runtime.lock:
+            if unless_used and runtime.leases:
+                return  # a connection arrived while we waited for the lock
             await self._stop_locked(branch_id, runtime)
 
     async def _stop_locked(self, branch_id: str, runtime: _Runtime) -> None:
@@ -530,9 +529,7 @@ class PostgresDataPlane:
         if branch_id:
             touched.add(branch_id)
         for candidate in touched:
-            runtime = self._runtimes.get(candidate)
-            if runtime is not None and not runtime.leases:
-                await self._stop_cluster(candidate)
+            await self._stop_cluster(candidate, unless_used=True)
 
     async def _on_apply_config(self, op: records.Operation) -> None:
         branch = self._branch(op.branch_id)
@@ -634,8 +631,8 @@ class PostgresDataPlane:
                     for e in lookups.branch_endpoints(self.store, branch)
                 )
             )
-            if not wanted or now - runtime.idle_since > self.settings.default_suspend_seconds:
-                await self._stop_cluster(branch_id)
+            if not wanted:
+                await self._stop_cluster(branch_id, unless_used=True)
 
 
 def _read_port(path: Path) -> int | None:
