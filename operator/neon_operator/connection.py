@@ -4,9 +4,15 @@ Keys are those of Neon's own integrations (Vercel, Netlify …), each optionally
 ``DATABASE_URL`` (pooled, through PgBouncer), ``DATABASE_URL_UNPOOLED``, ``PGHOST`` (pooled
 host), ``PGHOST_UNPOOLED``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD``, ``PGDATABASE``.
 
-The pooled host is the endpoint host with ``-pooler`` after the endpoint id (Neon API §1.6).
-A host may carry a port (``host:port``, as a local emulator's data plane does); it then goes to
-``PGPORT`` and into both URLs, and ``PGHOST*`` hold the bare host names.
+The host is where Neon's connection parameters say to connect. On Neon it is the compute's
+name (``ep-….<region>.aws.neon.tech``): the pooled host puts ``-pooler`` after the endpoint id
+(Neon API §1.6) and Neon's proxy learns the endpoint from the name (TLS SNI). A proxy reached by
+address instead (``127.0.0.1:<port>``, as neon-emulator's data plane answers) cannot learn it
+from the name, so the URLs name the endpoint in the ``options`` parameter, the routing Neon
+documents for clients without SNI, and the Secret adds ``PGOPTIONS`` for clients built from
+the ``PG*`` variables; such a proxy serves pooled and direct connections at the same address.
+A host may carry a port (``host:port``); it then goes to ``PGPORT`` and into both URLs, and
+``PGHOST*`` hold the bare host names.
 
 Nothing here logs; :class:`Credentials` hides the password in ``repr``.
 """
@@ -39,6 +45,8 @@ KEYS: Final = (
     "PGPASSWORD",
     "PGDATABASE",
 )
+OPTIONS_KEY: Final = "PGOPTIONS"
+"""Added only when the host does not name the endpoint (see the module docstring)."""
 DEFAULT_PORT: Final = 5432
 QUERY: Final = "sslmode=require"
 """Neon requires TLS; ``channel_binding`` is left to the client (not every driver has it)."""
@@ -58,8 +66,14 @@ class Credentials:
 
 
 def pooler_host(host: str, endpoint_id: str) -> str:
-    """The PgBouncer host of a compute: ``-pooler`` right after the endpoint id."""
+    """The PgBouncer host of a compute: ``-pooler`` right after the endpoint id (a host that
+    does not name the endpoint is a proxy address serving both)."""
     return host.replace(endpoint_id, f"{endpoint_id}-pooler", 1)
+
+
+def routes_by_name(host: str, endpoint_id: str) -> bool:
+    """Whether the host name tells Neon's proxy which endpoint is meant."""
+    return endpoint_id in host
 
 
 def _split_port(address: str) -> tuple[str, int]:
@@ -69,23 +83,30 @@ def _split_port(address: str) -> tuple[str, int]:
     return address, DEFAULT_PORT
 
 
-def _url(user: str, password: str, host: str, port: int, database: str) -> str:
+def _url(
+    user: str, password: str, host: str, port: int, database: str, endpoint: str | None
+) -> str:
     quote = urllib.parse.quote
     address = host if port == DEFAULT_PORT else f"{host}:{port}"
+    query = QUERY if endpoint is None else f"{QUERY}&options={quote(f'endpoint={endpoint}')}"
     return (
         f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{address}"
-        f"/{quote(database, safe='')}?{QUERY}"
+        f"/{quote(database, safe='')}?{query}"
     )
 
 
 def render(credentials: Credentials, *, key_prefix: str = "") -> dict[str, str]:
     """The Secret's ``stringData``: every key of :data:`KEYS`, prefixed with ``key_prefix``."""
     host, port = _split_port(credentials.host)
-    pooled = pooler_host(host, credentials.endpoint_id)
+    endpoint_id = credentials.endpoint_id
+    pooled = pooler_host(host, endpoint_id)
+    by_name = routes_by_name(host, endpoint_id)
+    direct_option = None if by_name else endpoint_id
+    pooled_option = None if by_name else f"{endpoint_id}-pooler"
     user, database, password = credentials.user, credentials.database, credentials.password
     data = {
-        "DATABASE_URL": _url(user, password, pooled, port, database),
-        "DATABASE_URL_UNPOOLED": _url(user, password, host, port, database),
+        "DATABASE_URL": _url(user, password, pooled, port, database, pooled_option),
+        "DATABASE_URL_UNPOOLED": _url(user, password, host, port, database, direct_option),
         "PGHOST": pooled,
         "PGHOST_UNPOOLED": host,
         "PGPORT": str(port),
@@ -93,6 +114,8 @@ def render(credentials: Credentials, *, key_prefix: str = "") -> dict[str, str]:
         "PGPASSWORD": password,
         "PGDATABASE": database,
     }
+    if not by_name:
+        data[OPTIONS_KEY] = f"endpoint={endpoint_id}"
     return {key_prefix + key: value for key, value in data.items()}
 
 

@@ -1,16 +1,18 @@
 """NeonAppDatabase end to end: real kube-apiserver + controller-manager, the operator as a
 subprocess, the Neon emulator over HTTP.
 
-Not yet here: connecting through the Secret's ``DATABASE_URL`` (the emulator's PostgreSQL data
-plane, issue 4, does not exist yet; the URLs' hosts are Neon-shaped names without a server).
+The emulator runs its PostgreSQL data plane, so the Secret's URLs really connect.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from typing import Any
 
+import psycopg
 import pytest
 from kubernetes.client.rest import ApiException
 
@@ -27,6 +29,7 @@ SECRET_KEYS = {
     "PGUSER",
     "PGPASSWORD",
     "PGDATABASE",
+    "PGOPTIONS",  # the emulator's proxy is reached by address: the endpoint goes in options
 }
 
 
@@ -39,14 +42,14 @@ def test_created_app_database_becomes_ready_with_a_complete_owned_secret(apps, n
     secret = apps.secret("todo-neon")
     assert secret is not None
     assert set(secret) == SECRET_KEYS
-    assert (
-        secret["PGHOST"]
-        == status["poolerHost"]
-        == f"{status['endpointId']}-pooler" + (status["host"].removeprefix(status["endpointId"]))
-    )
-    assert secret["PGHOST_UNPOOLED"] == status["host"]
-    assert f"@{secret['PGHOST']}/neondb?" in secret["DATABASE_URL"]
-    assert f"@{secret['PGHOST_UNPOOLED']}/neondb?" in secret["DATABASE_URL_UNPOOLED"]
+    # Neon's connection parameters say where to connect: the emulator's data plane answers one
+    # proxy address for every compute and routes by the endpoint named in `options`.
+    host, _, port = status["host"].rpartition(":")
+    assert (secret["PGHOST_UNPOOLED"], secret["PGPORT"]) == (host, port)
+    assert secret["PGHOST"] == status["poolerHost"].rpartition(":")[0]
+    assert secret["PGOPTIONS"] == f"endpoint={status['endpointId']}"
+    assert f"@{status['poolerHost']}/neondb?" in secret["DATABASE_URL"]
+    assert f"@{status['host']}/neondb?" in secret["DATABASE_URL_UNPOOLED"]
     assert (secret["PGUSER"], secret["PGDATABASE"]) == ("neondb_owner", "neondb")
     owners = apps.secret_object("todo-neon").metadata.owner_references
     assert [(o.kind, o.name, o.controller) for o in owners] == [("NeonAppDatabase", "todo", True)]
@@ -57,6 +60,31 @@ def test_created_app_database_becomes_ready_with_a_complete_owned_secret(apps, n
     reasons = [reason for _, reason in apps.events("todo")]
     assert {"ProjectCreated", "SecretWritten", "ProjectReady"} <= set(reasons)
     assert secret["PGPASSWORD"] not in str(ready)
+
+
+def test_an_app_connects_with_its_secret_as_neons_integrations_hand_it_out(apps) -> None:
+    apps.create("shop", {})
+    apps.wait_condition("shop", "True", "ProjectReady")
+    secret = apps.secret("shop-neon")
+    assert secret is not None
+
+    with psycopg.connect(secret["DATABASE_URL"]) as pooled:
+        pooled.execute("CREATE TABLE orders (id int PRIMARY KEY, item text)")
+        pooled.execute("INSERT INTO orders VALUES (1, 'lamp')")
+    with psycopg.connect(secret["DATABASE_URL_UNPOOLED"]) as direct:
+        assert direct.execute("SELECT item FROM orders").fetchall() == [("lamp",)]
+        assert direct.execute("SELECT current_user").fetchone() == (secret["PGUSER"],)
+
+    env_only = {key: value for key, value in secret.items() if key.startswith("PG")}
+    psql = subprocess.run(
+        ["psql", "-XAtc", "SELECT count(*) FROM orders"],
+        env={**os.environ, **env_only},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (psql.returncode, psql.stdout.strip()) == (0, "1"), psql.stderr
 
 
 def test_compute_update_reaches_the_neon_endpoint(apps, neon) -> None:

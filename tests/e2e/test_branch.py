@@ -135,7 +135,9 @@ def test_a_branch_gets_its_own_compute_and_secret_and_deleting_it_deletes_the_ne
     assert endpoint["autoscaling_limit_max_cu"] == 0.5
     secret = apps.secret("feature-neon")
     assert secret is not None
-    assert secret["PGHOST_UNPOOLED"] == status["host"] != app["host"]
+    assert f"{secret['PGHOST_UNPOOLED']}:{secret['PGPORT']}" == status["host"]
+    assert secret["PGOPTIONS"] == f"endpoint={status['endpointId']}"
+    assert status["endpointId"] != app["endpointId"]
     owner = apps.secret_object("feature-neon").metadata.owner_references
     assert [(o.kind, o.name) for o in owner] == [("NeonBranch", "feature")]
     refs = branches.get("feature")["metadata"]["ownerReferences"]  # type: ignore[index]

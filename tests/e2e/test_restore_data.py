@@ -1,38 +1,19 @@
 """Branches, snapshots and restores seen from the data: rows in real PostgreSQL.
 
-The session stack's emulator runs without a data plane, so this module starts one more
-``neon-emulator serve --postgres`` and a NeonConfig pointing at it; the session operator serves
-the test's resources through that NeonConfig (``configRef``), exactly as it would a second Neon
-account.
-
-Rows are read and written through the connection Secrets the operator wrote, with one
-substitution: the Secrets carry Neon-shaped host names (``ep-….us-east-2.aws.neon.tech``) that
-no DNS here resolves, so each connection passes ``hostaddr=127.0.0.1`` and the data plane's
-port, the way an ``/etc/hosts`` entry would. The host name itself still travels (TLS SNI) and is
-how the emulator's proxy picks the compute; user, password and database come from the Secret
-unchanged.
+The session stack's emulator runs its PostgreSQL data plane, so rows are written and read
+through the connection Secrets the operator wrote, exactly as an app would use them.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
-import os
-import pathlib
 import re
-import signal
-import subprocess
 import sys
 import time
-import urllib.parse
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
-from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 pytestmark = pytest.mark.e2e
@@ -57,95 +38,6 @@ EMULATOR = [
     "0.2",
 ]
 OPERATOR_NAMESPACE = "neon-operator-system"
-
-
-class PgNeon:
-    """An emulator with the PostgreSQL data plane, and the NeonConfig that points at it."""
-
-    def __init__(self, state_dir: pathlib.Path) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        bootstrap = state_dir / "bootstrap.json"
-        self.log = (state_dir.parent / "emulator.log").open("ab")
-        self.process = subprocess.Popen(
-            [*EMULATOR, "--state-dir", str(state_dir)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        deadline = time.monotonic() + 60
-        while not bootstrap.exists():
-            assert self.process.poll() is None, "emulator exited"
-            assert time.monotonic() < deadline, "emulator did not start"
-            time.sleep(0.1)
-        self.bootstrap: dict[str, Any] = json.loads(bootstrap.read_text())
-        self.http = httpx.Client(
-            base_url=self.bootstrap["api_url"],
-            headers={"Authorization": f"Bearer {self.bootstrap['api_key']}"},
-            timeout=60,
-        )
-        self.config_name = "pg-" + uuid.uuid4().hex[:8]
-        self.port: int | None = None
-        self.data_port_project: str | None = None
-
-    def configure(self, api: client.ApiClient) -> None:
-        core = client.CoreV1Api(api)
-        secret = {
-            "metadata": {"name": self.config_name, "namespace": OPERATOR_NAMESPACE},
-            "stringData": {"apiKey": self.bootstrap["api_key"]},
-        }
-        core.create_namespaced_secret(OPERATOR_NAMESPACE, secret)
-        orgs = self.bootstrap["organizations"]
-        client.CustomObjectsApi(api).create_cluster_custom_object(
-            GROUP,
-            VERSION,
-            "neonconfigs",
-            {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "NeonConfig",
-                "metadata": {"name": self.config_name},
-                "spec": {
-                    "apiUrl": self.bootstrap["api_url"],
-                    "apiKeySecretRef": {"namespace": OPERATOR_NAMESPACE, "name": self.config_name},
-                    "organizations": {"free": orgs["sponsored"], "paid": orgs["paid"]},
-                },
-            },
-        )
-
-    def data_port(self, project_id: str) -> int:
-        """The data plane's port, as Neon's own connection URI names it."""
-        if self.port is None:
-            response = self.http.get(
-                f"/projects/{project_id}/connection_uri",
-                params={"database_name": "neondb", "role_name": "neondb_owner"},
-            )
-            response.raise_for_status()
-            port = urllib.parse.urlsplit(response.json()["uri"]).port
-            assert port is not None
-            self.port = port
-        return self.port
-
-    def stop(self) -> None:
-        self.http.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-
-
-@pytest.fixture(scope="module")
-def pg_neon(
-    kube_api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PgNeon]:
-    running = PgNeon(tmp_path_factory.mktemp("pg-emulator") / "state")
-    try:
-        running.configure(kube_api)
-        yield running
-    finally:
-        running.stop()
 
 
 class Kind:
@@ -198,24 +90,15 @@ def ready(obj: dict[str, Any] | None) -> dict[str, Any] | None:
 class Data:
     """SQL through the connection Secrets of one test's namespace."""
 
-    def __init__(self, apps: Any, pg_neon: PgNeon) -> None:
-        self.apps, self.pg_neon = apps, pg_neon
+    def __init__(self, apps: Any) -> None:
+        self.apps = apps
 
     def sql(self, secret_name: str, text: str) -> list[tuple[Any, ...]]:
         secret = self.apps.secret(secret_name)
         assert secret is not None
-        host = secret["PGHOST_UNPOOLED"]
-        project = self.pg_neon.data_port_project
-        assert project is not None
-        port = self.pg_neon.data_port(project)
         with psycopg.connect(
-            secret["DATABASE_URL_UNPOOLED"],
-            hostaddr="127.0.0.1",
-            port=port,
-            autocommit=True,
-            connect_timeout=60,
+            secret["DATABASE_URL_UNPOOLED"], autocommit=True, connect_timeout=60
         ) as conn:
-            assert host  # the Secret's host is what the proxy routes by (SNI)
             cursor = conn.execute(text.encode())
             return cursor.fetchall() if cursor.description else []
 
@@ -234,21 +117,19 @@ def kinds(apps: Any) -> dict[str, Kind]:
 
 
 @pytest.fixture
-def data(apps: Any, pg_neon: PgNeon) -> Data:
-    return Data(apps, pg_neon)
+def data(apps: Any) -> Data:
+    return Data(apps)
 
 
-def new_app(kinds: dict[str, Kind], pg_neon: PgNeon, name: str) -> dict[str, Any]:
-    kinds["app"].create(name, {"configRef": {"name": pg_neon.config_name}})
-    status = dict(kinds["app"].wait_ready(name)["status"])
-    pg_neon.data_port_project = status["projectId"]
-    return status
+def new_app(kinds: dict[str, Kind], name: str) -> dict[str, Any]:
+    kinds["app"].create(name, {})
+    return dict(kinds["app"].wait_ready(name)["status"])
 
 
 def test_restore_rolls_back_to_the_snapshot_through_the_unchanged_secret(
-    apps, kinds, data, pg_neon
+    apps, kinds, data, neon
 ) -> None:
-    app = new_app(kinds, pg_neon, "agent-app")
+    app = new_app(kinds, "agent-app")
     data.sql("agent-app-neon", "CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2)")
     kinds["snapshot"].create("checkpoint", {"appDatabaseRef": {"name": "agent-app"}})
     snap = kinds["snapshot"].wait_ready("checkpoint")["status"]
@@ -275,14 +156,14 @@ def test_restore_rolls_back_to_the_snapshot_through_the_unchanged_secret(
         time.sleep(0.25)
     after = kinds["app"].wait_ready("agent-app")["status"]
     assert after["endpointId"] == app["endpointId"]
-    old = pg_neon.http.get(f"/projects/{app['projectId']}/branches/{app['defaultBranchId']}")
+    old = neon.http.get(f"/projects/{app['projectId']}/branches/{app['defaultBranchId']}")
     assert old.status_code == 404
 
 
 def test_a_staged_restore_waits_for_finalize_and_leaves_the_target_alone_until_then(
-    apps, kinds, data, pg_neon
+    apps, kinds, data, neon
 ) -> None:
-    new_app(kinds, pg_neon, "staged-app")
+    new_app(kinds, "staged-app")
     data.sql("staged-app-neon", "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
     kinds["snapshot"].create("before", {"appDatabaseRef": {"name": "staged-app"}})
     kinds["snapshot"].wait_ready("before")
@@ -302,10 +183,8 @@ def test_a_staged_restore_waits_for_finalize_and_leaves_the_target_alone_until_t
     assert data.values("staged-app-neon") == [1]
 
 
-def test_a_pitr_branch_between_two_writes_sees_exactly_the_first(
-    apps, kinds, data, pg_neon
-) -> None:
-    new_app(kinds, pg_neon, "history")
+def test_a_pitr_branch_between_two_writes_sees_exactly_the_first(apps, kinds, data, neon) -> None:
+    new_app(kinds, "history")
     data.sql("history-neon", "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
     time.sleep(1.5)
     between = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
@@ -328,8 +207,8 @@ def test_a_pitr_branch_between_two_writes_sees_exactly_the_first(
     assert data.values("history-neon") == [1, 2]
 
 
-def test_a_dev_branch_writes_are_not_visible_on_main(apps, kinds, data, pg_neon) -> None:
-    new_app(kinds, pg_neon, "product")
+def test_a_dev_branch_writes_are_not_visible_on_main(apps, kinds, data, neon) -> None:
+    new_app(kinds, "product")
     data.sql("product-neon", "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
 
     kinds["branch"].create("dev", {"appDatabaseRef": {"name": "product"}})
@@ -352,10 +231,10 @@ def neon_calls(operator: Any) -> dict[str, float]:
     return counts
 
 
-def test_api_calls_per_operation_stay_within_budget(apps, kinds, pg_neon, operator) -> None:
+def test_api_calls_per_operation_stay_within_budget(apps, kinds, operator) -> None:
     """Each operation's Neon requests (the numbers of the report), bounded so that a change which
     multiplies them shows up."""
-    new_app(kinds, pg_neon, "counted")
+    new_app(kinds, "counted")
     steps: dict[str, dict[str, float]] = {}
     before = neon_calls(operator)
 

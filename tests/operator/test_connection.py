@@ -53,6 +53,23 @@ def test_a_host_with_a_port_puts_the_port_in_pgport_and_both_urls() -> None:
     assert "@ep-x-1.localtest.me:15432/d?" in data["APP_DATABASE_URL_UNPOOLED"]
 
 
+def test_a_proxy_reached_by_address_gets_the_endpoint_in_options_and_pgoptions() -> None:
+    proxied = connection.Credentials(
+        host="127.0.0.1:40123", endpoint_id="ep-x-1", user="u", database="d", password="p"
+    )
+
+    data = connection.render(proxied)
+
+    assert set(data) == {*connection.KEYS, "PGOPTIONS"}
+    assert data["PGHOST"] == data["PGHOST_UNPOOLED"] == "127.0.0.1"
+    assert data["PGPORT"] == "40123"
+    assert data["PGOPTIONS"] == "endpoint=ep-x-1"
+    assert data["DATABASE_URL_UNPOOLED"] == (
+        "postgresql://u:p@127.0.0.1:40123/d?sslmode=require&options=endpoint%3Dep-x-1"
+    )
+    assert data["DATABASE_URL"].endswith("&options=endpoint%3Dep-x-1-pooler")
+
+
 def test_credentials_never_show_the_password_in_repr() -> None:
     assert "npg_" not in repr(CREDS)
 

@@ -171,6 +171,7 @@ def _start_emulator(stack: Stack, extra_args: list[str]) -> Emulator:
         "0",
         "--state-dir",
         str(directory),
+        "--postgres",  # real PostgreSQL behind every branch; lazy, so idle projects cost nothing
         *extra_args,
     ]
     process = processes.spawn("emulator", argv, stack.state_dir / "logs" / "emulator.log")

@@ -30,7 +30,7 @@ from typing import Final
 
 import pydantic
 
-from neon_operator import errors, kube, neon, ownership
+from neon_operator import connection, errors, kube, neon, ownership
 from neon_operator.accounts import Account, AccountProblem
 from neon_operator.models import Compute, DeletionPolicy, NeonAppDatabase, NeonAppDatabaseStatus
 from neon_operator.models.appdatabase import KIND
@@ -61,6 +61,8 @@ class _Project:
     """``known`` (id in status), ``created``, ``adopted`` or ``recovered`` (after a crash)."""
     branch_id: str | None = None
     endpoint: neon.Endpoint | None = None
+    address: str | None = None
+    """Where clients connect to the endpoint, as Neon's connection parameters say."""
     password: str | None = dataclasses.field(default=None, repr=False)
     """A password Neon just handed out (create or reset), if any."""
 
@@ -233,9 +235,10 @@ async def _converge(ctx: Context, db: NeonAppDatabase, report: AppReport) -> Non
 
     assert project.endpoint is not None
     assert project.branch_id is not None
+    assert project.address is not None
     status = report.status
     token = rotation_token(ctx, db)
-    desired = _desired_secret(db, host=project.endpoint.host, endpoint_id=project.endpoint.id)
+    desired = _desired_secret(db, host=project.address, endpoint_id=project.endpoint.id)
     current = await ctx.kube.read_secret(desired.namespace, desired.name)
     password = project.password
     if project.origin == "created":
@@ -327,6 +330,15 @@ async def _locate(
         )
         await client.wait_for_operations(created.operations)
         project.endpoint = created.endpoint
+    known = db.status.host if db.status.endpoint_id == project.endpoint.id else None
+    project.address = await connection_secret.address(
+        client,
+        project.id,
+        project.endpoint,
+        role=db.spec.branch.role_name,
+        database=db.spec.branch.database_name,
+        known=known,
+    )
     if project.origin != "known":
         verb = {"adopted": "ProjectAdopted", "recovered": "ProjectRecovered"}[project.origin]
         await report.event("Normal", verb, f"took over Neon project {project.id}")
@@ -376,12 +388,22 @@ async def _create(
     project.branch_id = created.branch.id
     project.endpoint = endpoint
     project.password = role.password.get_secret_value()
+    project.address = await connection_secret.address(
+        client,
+        created.project.id,
+        endpoint,
+        role=branch.role_name,
+        database=branch.database_name,
+        known=connection_secret.address_in(
+            created.connection_uris, role=branch.role_name, database=branch.database_name
+        ),
+    )
     _record_ids(report, project)
     report.update(org_id=org_id, tier=db.spec.tier)
     report.ready("False", "Provisioning", f"Neon is provisioning project {project.id}")
     await report.flush()  # the id is safe in status before anything else can fail
     await report.event("Normal", "ProjectCreated", f"created Neon project {project.id}")
-    desired = _desired_secret(db, host=endpoint.host, endpoint_id=endpoint.id)
+    desired = _desired_secret(db, host=project.address, endpoint_id=endpoint.id)
     await _write_secret(ctx, report, desired, project.password, None)
     await client.wait_for_operations(created.operations)
     return project
@@ -407,8 +429,12 @@ def _record_ids(report: AppReport, project: _Project) -> None:
         pg_version=project.pg_version,
         default_branch_id=project.branch_id,
         endpoint_id=endpoint.id if endpoint else None,
-        host=endpoint.host if endpoint else None,
-        pooler_host=endpoint.pooler_host if endpoint else None,
+        host=project.address if endpoint else None,
+        pooler_host=(
+            connection.pooler_host(project.address, endpoint.id)
+            if endpoint and project.address
+            else None
+        ),
     )
 
 

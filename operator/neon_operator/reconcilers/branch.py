@@ -82,6 +82,8 @@ class _Found:
 
     branch: neon.Branch
     endpoint: neon.Endpoint | None = None
+    address: str | None = None
+    """Where clients connect to ``endpoint``, when a create response said so."""
     password: str | None = dataclasses.field(default=None, repr=False)
     created: bool = False
 
@@ -214,8 +216,17 @@ async def _converge(
         await report.flush()
         return
     endpoint = await _ensure_endpoint(client, report, project_id, found, kind, compute)
-    report.update(endpoint_id=endpoint.id, host=endpoint.host)
-    desired = _desired_secret(br, app, endpoint)
+    known = br.status.host if br.status.endpoint_id == endpoint.id else None
+    address = await connection_secret.address(
+        client,
+        project_id,
+        endpoint,
+        role=app.spec.branch.role_name,
+        database=app.spec.branch.database_name,
+        known=found.address or known,
+    )
+    report.update(endpoint_id=endpoint.id, host=address)
+    desired = _desired_secret(br, app, endpoint, address)
     current = await ctx.kube.read_secret(desired.namespace, desired.name)
     password = (
         found.password
@@ -341,7 +352,7 @@ async def _locate_or_create(
     found = _Found(created.branch, endpoint, created=True)
     _record_branch(report, created.branch)
     if endpoint is not None:
-        report.update(endpoint_id=endpoint.id, host=endpoint.host)
+        report.update(endpoint_id=endpoint.id)
     report.ready("False", "Provisioning", f"Neon is provisioning branch {created.branch.id}")
     await report.flush()  # the id is safe in status before anything else can fail
     await report.event("Normal", "BranchCreated", f"created Neon branch {created.branch.id}")
@@ -349,6 +360,7 @@ async def _locate_or_create(
         found.password = created.connection_uris[
             0
         ].connection_parameters.password.get_secret_value()
+        found.address = created.connection_uris[0].connection_parameters.host
     await client.wait_for_operations(created.operations)
     return found
 
@@ -409,14 +421,14 @@ async def _reveal_password(
 
 
 def _desired_secret(
-    br: NeonBranch, app: NeonAppDatabase, endpoint: neon.Endpoint
+    br: NeonBranch, app: NeonAppDatabase, endpoint: neon.Endpoint, address: str
 ) -> connection_secret.Desired:
     settings = br.spec.connection_secret
     return connection_secret.Desired(
         namespace=_namespace(br),
         name=settings.secret_name(br.metadata.name),
         owner=object_ref(br),
-        host=endpoint.host,
+        host=address,
         endpoint_id=endpoint.id,
         user=app.spec.branch.role_name,
         database=app.spec.branch.database_name,
@@ -470,7 +482,7 @@ async def _resync_secret(ctx: Context, br: NeonBranch, report: BranchReport) -> 
             "autoscaling_limit_max_cu": 0.25,
         }
     )
-    desired = _desired_secret(br, app, endpoint)
+    desired = _desired_secret(br, app, endpoint, status.host)
     current = await ctx.kube.read_secret(desired.namespace, desired.name)
     password = connection_secret.known_password(current)
     if password is None:

@@ -10,12 +10,23 @@ Neon (``reveal_password``) and is rewritten.
 from __future__ import annotations
 
 import dataclasses
+import urllib.parse
+from collections.abc import Sequence
 from typing import Final
 
-from neon_operator import connection, kube
+from neon_operator import connection, kube, neon
 from neon_operator.settings import PREFIX
 
-__all__ = ["FINGERPRINT", "KEY_PREFIX", "Desired", "Outcome", "ensure", "known_password"]
+__all__ = [
+    "FINGERPRINT",
+    "KEY_PREFIX",
+    "Desired",
+    "Outcome",
+    "address",
+    "address_in",
+    "ensure",
+    "known_password",
+]
 
 FINGERPRINT: Final = f"{PREFIX}/data-fingerprint"
 KEY_PREFIX: Final = f"{PREFIX}/key-prefix"
@@ -61,6 +72,45 @@ class Outcome:
     """What :func:`ensure` did: ``created``, ``repaired`` (edited or drifted), or ``unchanged``."""
 
     action: str
+
+
+def address_in(
+    details: Sequence[neon.ConnectionDetails], *, role: str, database: str
+) -> str | None:
+    """Where a create response says to connect as ``role`` to ``database`` (its
+    ``connection_parameters.host``), if it lists that pair."""
+    for entry in details:
+        parameters = entry.connection_parameters
+        if parameters.role == role and parameters.database == database:
+            return parameters.host
+    return None
+
+
+async def address(
+    client: neon.NeonClient,
+    project_id: str,
+    endpoint: neon.Endpoint,
+    *,
+    role: str,
+    database: str,
+    known: str | None,
+) -> str:
+    """Where clients connect to ``endpoint``: ``known`` (recorded in status from an earlier
+    answer) or, at one call, the host of Neon's own direct connection URI. Not
+    ``endpoint.host``: a Neon-compatible API (a local emulator) may serve connections at
+    another address than the compute's name."""
+    if known is not None:
+        return known
+    uri = await client.connection_uri(
+        project_id,
+        database_name=database,
+        role_name=role,
+        pooled=False,
+        branch_id=endpoint.branch_id,
+        endpoint_id=endpoint.id,
+    )
+    netloc = urllib.parse.urlsplit(uri.get_secret_value()).netloc
+    return netloc.rpartition("@")[2]
 
 
 def known_password(secret: kube.SecretState | None) -> str | None:
