@@ -99,6 +99,8 @@ class Branch(Record):
     """For a branch restored from a snapshot without finalizing: the branch it will replace."""
     last_reset_at: str | None = None
     head_lsn: int = 0x1DE2850
+    written_data_bytes: int = 0
+    """WAL the branch's compute has written (the data plane measures it; 0 without one)."""
     annotations: dict[str, str] = Field(default_factory=dict)
     deleted: bool = False
 

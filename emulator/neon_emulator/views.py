@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from neon_emulator import clock, records
+from neon_emulator import clock, lookups, records
 from neon_emulator.context import Context
 
 LOGICAL_SIZE_BYTES = 30 * 1024 * 1024
@@ -41,21 +41,29 @@ def active_seconds(endpoint: records.Endpoint, now: datetime) -> float:
     return total
 
 
-def usage(ctx: Context, project_id: str) -> dict[str, int]:
-    """Current-period consumption of a project, derived from its computes' active time."""
-    now = datetime.now(UTC)
+def compute_usage(endpoints: list[records.Endpoint], now: datetime) -> tuple[float, float]:
+    """(active seconds, compute seconds) of ``endpoints``: compute time is CU-seconds at the
+    minimum size (the emulator does not autoscale)."""
     active = 0.0
     compute = 0.0
-    for endpoint in ctx.store.endpoints.in_project(project_id):
+    for endpoint in endpoints:
         seconds = active_seconds(endpoint, now)
         active += seconds
         compute += seconds * endpoint.autoscaling_limit_min_cu
-    branches = [b for b in ctx.store.branches.in_project(project_id) if not b.deleted]
-    storage = LOGICAL_SIZE_BYTES * len(branches)
+    return active, compute
+
+
+def usage(ctx: Context, project_id: str) -> dict[str, int]:
+    """Current-period consumption of a project: its computes' active time and the WAL its
+    branches wrote (deleted branches included: what they wrote was written)."""
+    active, compute = compute_usage(ctx.store.endpoints.in_project(project_id), datetime.now(UTC))
+    every_branch = ctx.store.branches.in_project(project_id)
+    written = sum(b.written_data_bytes for b in every_branch)
+    storage = LOGICAL_SIZE_BYTES * sum(1 for b in every_branch if not b.deleted)
     return {
         "active_time_seconds": int(active),
         "compute_time_seconds": int(compute),
-        "written_data_bytes": storage,
+        "written_data_bytes": written,
         "data_transfer_bytes": 0,
         "data_storage_bytes_hour": storage,
         "synthetic_storage_size": storage,
@@ -142,6 +150,9 @@ def project_item(ctx: Context, project: records.Project) -> dict[str, Any]:
 
 
 def branch(ctx: Context, branch: records.Branch) -> dict[str, Any]:
+    """``Branch``; its consumption is that of the computes now on it and the WAL it wrote."""
+    endpoints = lookups.branch_endpoints(ctx.store, branch)
+    active, compute = compute_usage(endpoints, datetime.now(UTC))
     return _compact(
         {
             "id": branch.id,
@@ -158,10 +169,10 @@ def branch(ctx: Context, branch: records.Branch) -> dict[str, Any]:
             "primary": branch.default,
             "default": branch.default,
             "protected": branch.protected,
-            "cpu_used_sec": 0,
-            "compute_time_seconds": 0,
-            "active_time_seconds": 0,
-            "written_data_bytes": 0,
+            "cpu_used_sec": int(compute),
+            "compute_time_seconds": int(compute),
+            "active_time_seconds": int(active),
+            "written_data_bytes": branch.written_data_bytes,
             "data_transfer_bytes": 0,
             "created_at": branch.created_at,
             "updated_at": branch.updated_at,

@@ -53,6 +53,11 @@ NOT_FOUND = (
     "Please check the provided ID and try again."
 )
 RECOVERY_WINDOW = timedelta(days=7)
+BRANCH_POINT_INTENTS = frozenset(
+    {"create_branch", "restore_branch", "create_snapshot", "delete_branch", "delete_project"}
+)
+"""Operations that may have computed a branch point from a branch's head LSN: while one runs,
+measurements leave the head alone."""
 
 
 @dataclass
@@ -382,31 +387,38 @@ class PostgresDataPlane:
         runtime.cluster = None
 
     async def _measure(self, branch_id: str, cluster: Cluster) -> None:
-        """Current LSN → the branch's head LSN and written bytes."""
+        """Current LSN → the branch's head LSN; WAL since the last measurement → written bytes
+        (in ``branch.json`` and on the branch record, which the API reports)."""
         branch = self._branch(branch_id)
         if branch is None or self._store is None:
             return
         lsn = await cluster.current_lsn()
         files = self._files(branch)
         meta = files.meta()
+        written = 0
         if meta.last_lsn:
-            meta.written_bytes += max(ids.parse_lsn(lsn) - ids.parse_lsn(meta.last_lsn), 0)
+            written = max(ids.parse_lsn(lsn) - ids.parse_lsn(meta.last_lsn), 0)
+        meta.written_bytes += written
         meta.last_lsn = lsn
         files.save(meta)
-        self._record_lsn(branch_id, lsn, meta.written_bytes)
+        self._record_lsn(branch_id, lsn, written)
 
-    def _record_lsn(self, branch_id: str, lsn: str, written: int | None = None) -> None:
+    def _record_lsn(self, branch_id: str, lsn: str, written: int = 0) -> None:
+        """Put a measurement on the branch record: ``written`` bytes are added to its
+        ``written_data_bytes`` (a counter: restores and restarts never take it back)."""
         branch = self._branch(branch_id)
         if branch is None or self._store is None:
             return
-        if any(
-            op.status in records.RUNNING_STATUSES and op.intent != "apply_config"
+        pending_branch_point = any(
+            op.status in records.RUNNING_STATUSES and op.intent in BRANCH_POINT_INTENTS
             for op in self.store.operations.in_project(branch.project_id)
-        ):
-            return  # a branch point may be pending: keep the head it was computed from
-        branch.head_lsn = ids.parse_lsn(lsn)
-        if written is not None and hasattr(branch, "written_data_bytes"):
-            setattr(branch, "written_data_bytes", written)  # noqa: B010
+        )
+        if pending_branch_point and not written:
+            return
+        if not pending_branch_point:
+            # otherwise keep the head a pending branch point was computed from
+            branch.head_lsn = ids.parse_lsn(lsn)
+        branch.written_data_bytes += written
         self.store.branches.put(branch)
         self.store.commit()
 

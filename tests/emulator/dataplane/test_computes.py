@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -134,17 +135,60 @@ def test_a_read_only_endpoint_reads_but_refuses_writes(
 def test_activity_feeds_active_and_compute_time(
     api: httpx.Client, new_project: Callable[..., dict[str, Any]], sql: Sql
 ) -> None:
-    body = new_project()
-    project_id = body["project"]["id"]
+    fixed_one_cu = {"autoscaling_limit_min_cu": 1, "autoscaling_limit_max_cu": 1}
+    body = new_project(default_endpoint_settings=fixed_one_cu)
+    project_id, branch_id = body["project"]["id"], body["branch"]["id"]
     uri = body["connection_uris"][0]["connection_uri"]
     sql(uri, "CREATE TABLE t AS SELECT generate_series(1, 1000) AS x")
 
     eventually(lambda: endpoint_of(api, body)["current_state"] == "idle")
     project = api.get(f"/projects/{project_id}").json()["project"]
+    branch = api.get(f"/projects/{project_id}/branches/{branch_id}").json()["branch"]
 
     assert project["active_time_seconds"] >= 1
-    assert project["compute_time_seconds"] >= 0
+    assert project["compute_time_seconds"] >= 1  # 1 CU: one compute second per active second
     assert project["compute_last_active_at"] >= body["project"]["created_at"]
+    assert branch["active_time_seconds"] == project["active_time_seconds"]
+    assert branch["compute_time_seconds"] == project["compute_time_seconds"]
+
+
+def test_writing_rows_grows_written_data_bytes_of_the_branch_and_the_project(
+    api: httpx.Client, new_project: Callable[..., dict[str, Any]], org: str, sql: Sql
+) -> None:
+    body = new_project()
+    project_id, branch_id = body["project"]["id"], body["branch"]["id"]
+    uri = body["connection_uris"][0]["connection_uri"]
+
+    def written() -> tuple[int, int]:
+        project = api.get(f"/projects/{project_id}").json()["project"]
+        branch = api.get(f"/projects/{project_id}/branches/{branch_id}").json()["branch"]
+        return int(project["written_data_bytes"]), int(branch["written_data_bytes"])
+
+    sql(uri, "SELECT 1")
+    eventually(lambda: written()[1] > 0)  # creating the database wrote WAL too
+    before_project, before_branch = written()
+    sql(uri, "CREATE TABLE t AS SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 20000) g")
+    eventually(lambda: written()[1] >= before_branch + 2_000_000)  # 20,000 rows of ~130 bytes
+    after_project, after_branch = written()
+
+    assert after_project - before_project >= after_branch - before_branch
+    now = datetime.now(UTC)
+    history = api.get(
+        "/consumption_history/projects",
+        params={
+            "from": (now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:00:00Z"),
+            "to": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:00:00Z"),
+            "granularity": "hourly",
+            "org_id": org,
+            "project_ids": project_id,
+            "metrics": "written_data_bytes",
+        },
+    )
+    assert history.status_code == 200, history.text
+    frames = history.json()["projects"][0]["periods"][0]["consumption"]
+    reported = sum(frame["written_data_bytes"] for frame in frames)
+    latest_project, _ = written()
+    assert 0.9 * after_project <= reported <= latest_project  # frames share it by time
 
 
 def test_projects_nobody_connects_to_get_no_cluster(
