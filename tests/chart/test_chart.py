@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pathlib
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,9 +19,11 @@ import pytest
 import yaml
 from kubernetes import client, utils
 from kubernetes.client import ApiClient
+from kubernetes.client.rest import ApiException
 
 from neon_operator import admission, crds
-from neon_operator.devstack import binaries
+from neon_operator.devstack import binaries, processes
+from neon_operator.devstack import stack as devstack
 
 pytestmark = pytest.mark.e2e
 
@@ -93,18 +96,28 @@ def test_the_chart_installs_the_operators_tier_admission_policy(helm: pathlib.Pa
 
 
 @pytest.fixture
-def installed(helm: pathlib.Path, kube_api: ApiClient) -> Iterator[tuple[str, str]]:
-    """The chart applied to the session's apiserver: (release namespace, operator account)."""
+def installed(
+    helm: pathlib.Path, kube_api: ApiClient, local_stack: devstack.Stack
+) -> Iterator[tuple[str, str]]:
+    """The chart applied to the session's apiserver, its NeonConfig pointing at the session's
+    emulator with the key in the release namespace: (release namespace, operator account)."""
+    emulator = local_stack.emulator
+    assert emulator is not None
     namespace = "neon-system-" + uuid.uuid4().hex[:6]
     core = client.CoreV1Api(kube_api)
     core.create_namespace({"metadata": {"name": namespace}})
+    core.create_namespaced_secret(
+        namespace,
+        {"metadata": {"name": "neon-api-key"}, "stringData": {"apiKey": emulator.api_key()}},
+    )
     documents = template(
         helm,
         namespace,
         "neonConfig.create=true",
         f"neonConfig.name=chart-{namespace}",
+        f"neonConfig.apiUrl={emulator.api_url}",
+        f"neonConfig.organizations.free={emulator.organizations['sponsored']}",
         "admissionPolicy.enabled=false",  # the session stack installed the same policy
-        "neonConfig.organizations.free=org-sponsored-1",
         f"nameOverride={namespace}",
     )
     # Cluster-scoped objects get per-test names so tests can run against one apiserver.
@@ -210,3 +223,73 @@ def test_a_tenant_with_edit_manages_databases_but_never_sees_the_api_key(
     assert tenant_may("delete", "neonappdatabases", api_group=group)
     assert not tenant_may("get", "neonconfigs", "", group)
     assert not tenant_may("get", "secrets", release_namespace)
+
+
+def operator_kubeconfig(admin: pathlib.Path, token: str, path: pathlib.Path) -> pathlib.Path:
+    """A kubeconfig that authenticates with a ServiceAccount token instead of the admin cert."""
+    config = yaml.safe_load(admin.read_text())
+    config["users"] = [{"name": "operator", "user": {"token": token}}]
+    config["contexts"][0]["context"]["user"] = "operator"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_the_operator_runs_with_exactly_the_charts_permissions(
+    kube_api: ApiClient,
+    installed: tuple[str, str],
+    local_stack: devstack.Stack,
+    tmp_path: pathlib.Path,
+) -> None:
+    release_namespace, account = installed
+    core = client.CoreV1Api(kube_api)
+    objects = client.CustomObjectsApi(kube_api)
+    token = core.create_namespaced_service_account_token(
+        account.rsplit(":", 1)[1], release_namespace, {"spec": {"expirationSeconds": 3600}}
+    ).status.token
+    kubeconfig = operator_kubeconfig(local_stack.kubeconfig, token, tmp_path / "kubeconfig")
+    tenant = "chart-tenant-" + uuid.uuid4().hex[:6]
+    core.create_namespace({"metadata": {"name": tenant}})
+    log = tmp_path / "operator.log"
+    operator = processes.spawn(
+        "operator",
+        [sys.executable, "-m", "neon_operator.cli", "run", "--namespace", tenant],
+        log,
+        env={"KUBECONFIG": str(kubeconfig)},
+    )
+    args = ("neon.operator.dev", "v1alpha1", tenant, "neonappdatabases")
+    try:
+        objects.create_namespaced_custom_object(
+            *args,
+            {
+                "apiVersion": "neon.operator.dev/v1alpha1",
+                "kind": "NeonAppDatabase",
+                "metadata": {"name": "app"},
+                "spec": {"configRef": {"name": f"chart-{release_namespace}"}},
+            },
+        )
+
+        def ready() -> bool:
+            body = objects.get_namespaced_custom_object(*args, "app")
+            conditions = body.get("status", {}).get("conditions", [])
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+        processes.wait_until(operator, ready, timeout=120, what="serving a Ready resource")
+        assert core.read_namespaced_secret("app-neon", tenant).data["DATABASE_URL"]
+
+        objects.delete_namespaced_custom_object(*args, "app")
+
+        def gone() -> bool:
+            try:
+                objects.get_namespaced_custom_object(*args, "app")
+            except ApiException as error:
+                return bool(error.status == 404)
+            return False
+
+        processes.wait_until(operator, gone, timeout=60, what="done deleting")
+    finally:
+        processes.stop(operator.pid, operator.popen)
+        core.delete_namespace(tenant)
+    forbidden = [
+        line for line in log.read_text().splitlines() if "403" in line or "orbidden" in line
+    ]
+    assert forbidden == []
