@@ -1,9 +1,9 @@
 """Requests per second the emulator sustains for project creation and listing.
 
-Starts ``neon-emulator serve`` as a subprocess (operation latency 0, rate limits off, so the
-numbers measure the emulator and not its deliberate slowness), drives it over HTTP with
-``httpx.AsyncClient`` at several concurrency levels, prints a Markdown table and writes it to
-``bench/results/emulator_api.md``.
+Starts ``neon-emulator serve --no-postgres`` as a subprocess (the control plane alone; operation
+latency 0, rate limits off, so the numbers measure the emulator and not its deliberate slowness),
+drives it over HTTP with ``httpx.AsyncClient`` at several concurrency levels, prints a Markdown
+table and writes it to ``bench/results/emulator_api.md``.
 
     python bench/emulator_api.py [--projects 400] [--lists 1000]
 """
@@ -34,7 +34,7 @@ def start(state_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
         [
             sys.executable, "-m", "neon_emulator", "serve", "--port", "0",
             "--state-dir", str(state_dir), "--operation-latency", "0",
-            "--rate-limit-per-minute", "0", "--burst-per-second", "0",
+            "--rate-limit-per-minute", "0", "--burst-per-second", "0", "--no-postgres",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

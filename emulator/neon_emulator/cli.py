@@ -58,8 +58,10 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--postgres",
         action=argparse.BooleanOptionalAction,
-        default=False,
-        help="run real PostgreSQL behind every branch (started lazily, on first connection)",
+        default=None,
+        help="real PostgreSQL behind every branch, started lazily on first connection (default: "
+        "on when the server binaries are installed; --no-postgres: control plane only, "
+        "connection URIs carry Neon-shaped hosts that do not connect)",
     )
     serve.add_argument(
         "--cold-start-delay",
@@ -126,9 +128,21 @@ async def serve(settings: Settings, knobs: Knobs, dataplane: DataPlane | None = 
 
 
 def _dataplane(args: argparse.Namespace, settings: Settings) -> DataPlane | None:
-    if not args.postgres:
+    """The data plane ``--postgres``/``--no-postgres`` asks for; without either, PostgreSQL
+    when its binaries are installed (else the control plane alone, with a warning)."""
+    if args.postgres is False:
         return None
-    from neon_emulator.postgres import PlaneSettings, PostgresDataPlane
+    from neon_emulator.postgres import PlaneSettings, PostgresDataPlane, binaries
+
+    try:
+        binaries.find()
+    except binaries.MissingBinaries as exc:
+        if args.postgres:
+            raise SystemExit(f"neon-emulator: {exc}") from None
+        logging.getLogger(__name__).warning(
+            "%s; serving the control plane only (connection URIs will not connect)", exc
+        )
+        return None
 
     advertised = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     return PostgresDataPlane(

@@ -1,4 +1,5 @@
-"""The seam where a real PostgreSQL data plane plugs in (a later issue); no-op for now.
+"""The seam where the data plane plugs in: :mod:`neon_emulator.postgres` (real PostgreSQL, the
+default) or :class:`NoDataPlane` (``--no-postgres``: the control plane alone).
 
 The control plane stays the source of truth: a data plane makes the world match it. Each hook is
 called while an operation is ``running`` -- the operation finishes only after the hook returns,

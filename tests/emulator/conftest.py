@@ -7,7 +7,10 @@ Fixtures:
 * ``own_emulator`` -- a fresh emulator in the test's own state directory, for tests that change
   knobs, restart it or exhaust budgets. :class:`Emulator` ``.restart()`` keeps the state dir.
 * ``start_emulator`` -- factory for emulators started with extra CLI flags (stopped after the
-  test); ``emulator_factory`` is its session-scoped twin for module fixtures.
+  test; ``data_plane_default=True`` leaves out ``--no-postgres``, i.e. serves as users start
+  it); ``emulator_factory`` is its session-scoped twin for module fixtures.
+
+All of them serve the control plane only (``--no-postgres``) unless told otherwise.
 * ``api`` -- an ``httpx.Client`` on the session emulator's ``/api/v2`` with the bootstrap key.
 * ``paid_org`` / ``sponsored_org`` -- the bootstrap organizations' ids.
 * ``project`` -- a fresh project in the paid organization whose operations have finished.
@@ -32,6 +35,9 @@ import httpx
 import pytest
 
 FAST = ["--operation-latency", "0.05", "--rate-limit-per-minute", "0", "--burst-per-second", "0"]
+CONTROL_PLANE = [*FAST, "--no-postgres"]
+"""What these fixtures start: the API alone, whose URIs carry Neon-shaped hosts (the data plane,
+on by default, has its own fixtures in ``dataplane/``)."""
 
 
 @dataclass
@@ -158,7 +164,7 @@ def create_project() -> CreateProject:
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    running = Emulator(tmp_path_factory.mktemp("emulator") / "state", FAST)
+    running = Emulator(tmp_path_factory.mktemp("emulator") / "state", CONTROL_PLANE)
     running.start()
     yield running
     running.stop()
@@ -170,7 +176,7 @@ def emulator_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
     started: list[Emulator] = []
 
     def start(*args: str) -> Emulator:
-        running = Emulator(tmp_path_factory.mktemp("emulator") / "state", [*FAST, *args])
+        running = Emulator(tmp_path_factory.mktemp("emulator") / "state", [*CONTROL_PLANE, *args])
         started.append(running)
         running.start()
         return running
@@ -182,7 +188,7 @@ def emulator_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
 
 @pytest.fixture
 def own_emulator(tmp_path: Path) -> Iterator[Emulator]:
-    running = Emulator(tmp_path / "state", list(FAST))
+    running = Emulator(tmp_path / "state", list(CONTROL_PLANE))
     running.start()
     yield running
     running.stop()
@@ -193,8 +199,9 @@ def start_emulator(tmp_path: Path) -> Iterator[Callable[..., Emulator]]:
     """``start_emulator(*cli_args)``: an emulator started with extra CLI flags, stopped after."""
     started: list[Emulator] = []
 
-    def start(*args: str) -> Emulator:
-        running = Emulator(tmp_path / f"state-{len(started)}", [*FAST, *args])
+    def start(*args: str, data_plane_default: bool = False) -> Emulator:
+        base = FAST if data_plane_default else CONTROL_PLANE
+        running = Emulator(tmp_path / f"state-{len(started)}", [*base, *args])
         started.append(running)
         running.start()
         return running

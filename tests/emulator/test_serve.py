@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -71,3 +76,65 @@ def test_operations_unfinished_at_shutdown_finish_after_restart(
         assert statuses == {"finished"}
         endpoint = api.get(f"/projects/{project_id}/endpoints").json()["endpoints"][0]
         assert endpoint["current_state"] == "active"
+
+
+def test_serve_without_flags_hands_out_connection_strings_that_connect(
+    start_emulator: Any, create_project: Any
+) -> None:
+    started = start_emulator(data_plane_default=True)
+    with started.client() as api:
+        body = create_project(api, started.organizations["paid"])
+
+    uri = body["connection_uris"][0]["connection_uri"]
+    with psycopg.connect(uri, connect_timeout=60) as conn:
+        row = conn.execute("SELECT current_user, current_database()").fetchone()
+    assert row == ("neondb_owner", "neondb")
+
+
+def test_no_postgres_serves_the_control_plane_with_neon_shaped_hosts(
+    start_emulator: Any, create_project: Any
+) -> None:
+    started = start_emulator("--no-postgres")
+    with started.client() as api:
+        body = create_project(api, started.organizations["paid"])
+
+    endpoint = body["endpoints"][0]
+    assert endpoint["host"] == f"{endpoint['id']}.us-east-2.aws.neon.tech"
+    uri = body["connection_uris"][0]["connection_uri"]
+    assert f"@{endpoint['host']}/neondb?sslmode=require" in uri
+
+
+def test_without_postgres_binaries_the_default_serves_the_control_plane_alone(
+    start_emulator: Any, create_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEON_EMULATOR_PG_BINDIR", "/nonexistent")
+    started = start_emulator(data_plane_default=True)
+    with started.client() as api:
+        body = create_project(api, started.organizations["paid"])
+
+    endpoint = body["endpoints"][0]
+    assert endpoint["host"] == f"{endpoint['id']}.us-east-2.aws.neon.tech"
+    log = started.state_dir.parent / f"{started.state_dir.name}.log"
+    assert "serving the control plane only" in log.read_text()
+
+
+def test_asking_for_postgres_without_its_binaries_is_a_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "neon_emulator",
+            "serve",
+            "--state-dir",
+            str(tmp_path),
+            "--postgres",
+        ],
+        env={**os.environ, "NEON_EMULATOR_PG_BINDIR": "/nonexistent"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "PostgreSQL server binaries" in result.stderr
+    assert "--no-postgres" in result.stderr

@@ -15,8 +15,9 @@ Compute lifecycle, as a client sees it:
   endpoint refuses connections; an endpoint on a deleted project does not exist.
 * Read-only endpoints connect to the same cluster with ``default_transaction_read_only=on``.
 * Consumption: active time is the control plane's ``started_at``/``active_seconds`` accounting,
-  fed by waking and idling; written bytes are the WAL a branch's cluster generated (kept in
-  ``branch.json`` and on the branch record when it has a ``written_data_bytes`` field).
+  fed by waking and idling; written bytes are the WAL a branch's cluster generated (measured
+  while it runs and when it stops, kept in ``branch.json`` and added to the branch record's
+  ``written_data_bytes``, which the API reports and sums per project).
 
 Operation intents (see :mod:`neon_emulator.dataplane`): branch creation captures the parent's data
 as of the branch point (:func:`branches.capture`), snapshots capture into the project's

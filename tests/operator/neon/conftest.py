@@ -87,6 +87,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         str(state_dir),
         "--operation-latency",
         "0.1",
+        "--no-postgres",
     ]
     with (state_dir / "emulator.log").open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
