@@ -185,6 +185,12 @@ NEON_RESTORE: Final = Kind(
         PrinterColumn(
             "Branch", ".status.restoredBranchId", description="Restored branch id", priority=1
         ),
+        PrinterColumn(
+            "Inspect",
+            ".status.inspectSecretName",
+            description="Secret reaching the restored branch while staged",
+            priority=1,
+        ),
         _AGE,
     ),
     description=(

@@ -160,19 +160,30 @@ def test_restore_rolls_back_to_the_snapshot_through_the_unchanged_secret(
     assert old.status_code == 404
 
 
-def test_a_staged_restore_waits_for_finalize_and_leaves_the_target_alone_until_then(
-    apps, kinds, data, neon
-) -> None:
-    new_app(kinds, "staged-app")
+def test_a_staged_restore_is_inspectable_read_only_until_finalized(apps, kinds, data, neon) -> None:
+    app = new_app(kinds, "staged-app")
     data.sql("staged-app-neon", "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
     kinds["snapshot"].create("before", {"appDatabaseRef": {"name": "staged-app"}})
     kinds["snapshot"].wait_ready("before")
     data.sql("staged-app-neon", "INSERT INTO t VALUES (2)")
+    secret_before = apps.secret("staged-app-neon")
 
     kinds["restore"].create("careful", {"snapshotRef": {"name": "before"}, "mode": "Staged"})
     staged = kinds["restore"].wait_ready("careful", "False", "AwaitingFinalize")["status"]
+
     assert staged["phase"] == "AwaitingFinalize"
+    assert staged["inspectSecretName"] == "careful-inspect"
+    inspect = apps.secret_object("careful-inspect")
+    assert inspect.metadata.owner_references[0].kind == "NeonRestore"
+    assert inspect.metadata.owner_references[0].name == "careful"
+    assert set(apps.secret("careful-inspect")) == set(secret_before)
+    compute = neon.endpoint(app["projectId"], staged["inspectEndpointId"])
+    assert compute["type"] == "read_only"
+    assert compute["branch_id"] == staged["restoredBranchId"]
+    assert data.values("careful-inspect") == [1]
     assert data.values("staged-app-neon") == [1, 2]
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        data.sql("careful-inspect", "INSERT INTO t VALUES (3)")
 
     kinds["restore"].patch("careful", {"spec": {"finalize": True}})
     done = kinds["restore"].wait_ready("careful", "True", "Restored")["status"]
@@ -180,7 +191,15 @@ def test_a_staged_restore_waits_for_finalize_and_leaves_the_target_alone_until_t
     assert done["restoredBranchId"] == staged["restoredBranchId"]
     assert done["oldBranchDeleted"] is False
     assert done["oldBranchName"] == "main (old)"
+    assert done["inspectRemoved"] is True
+    assert "inspectSecretName" not in done
+    assert "inspectEndpointId" not in done
+    assert apps.secret("careful-inspect") is None
+    assert apps.secret("staged-app-neon") == secret_before
     assert data.values("staged-app-neon") == [1]
+    computes = neon.get(f"/projects/{app['projectId']}/endpoints")["endpoints"]
+    assert [(c["id"], c["type"]) for c in computes] == [(app["endpointId"], "read_write")]
+    assert computes[0]["branch_id"] == staged["restoredBranchId"]
 
 
 def test_a_pitr_branch_between_two_writes_sees_exactly_the_first(apps, kinds, data, neon) -> None:
@@ -260,6 +279,20 @@ def test_api_calls_per_operation_stay_within_budget(apps, kinds, operator) -> No
         time.sleep(0.25)
     kinds["app"].wait_ready("counted")
     step("NeonRestore one-step + delete old branch (+ the app's re-sync)")
+    kinds["restore"].create(
+        "counted-staged", {"snapshotRef": {"name": "counted-snap"}, "mode": "Staged"}
+    )
+    kinds["restore"].wait_ready("counted-staged", "False", "AwaitingFinalize")
+    step("NeonRestore staged → AwaitingFinalize (read-only compute + inspect Secret)")
+    kinds["restore"].patch("counted-staged", {"spec": {"finalize": True}})
+    staged = kinds["restore"].wait_ready("counted-staged", "True", "Restored")["status"]
+    # "main (old)" is still there (counted-dev was branched from it), so Neon names this one:
+    assert staged["oldBranchName"] == "main (old counted-staged)"
+    while kinds["app"].get("counted")["status"]["defaultBranchId"] != staged["restoredBranchId"]:  # type: ignore[index]
+        assert time.monotonic() < deadline
+        time.sleep(0.25)
+    kinds["app"].wait_ready("counted")
+    step("NeonRestore staged finalize (drop read-only compute, finalize; + the app's re-sync)")
     apps.objects.delete_namespaced_custom_object(*kinds["branch"].args, "counted-dev")
     while kinds["branch"].get("counted-dev") is not None:
         assert time.monotonic() < deadline

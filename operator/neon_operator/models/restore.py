@@ -7,8 +7,11 @@ keep working unchanged), the new branch takes the target's name, and the target 
 NeonBranch) picks the new id up in its status.
 
 ``mode: Finalize`` does all of it in one step. ``mode: Staged`` stops after the restored branch
-exists (``phase: AwaitingFinalize``; ``status.restoredBranchId`` can be inspected); setting
-``finalize: true`` then swaps it in. ``oldBranchPolicy`` says whether the replaced ``(old)``
+exists (``phase: AwaitingFinalize``) and makes it inspectable: the restored branch gets a
+read-only compute and a connection Secret (``inspectSecret``, default ``<name>-inspect``, owned
+by the NeonRestore, the same keys as every connection Secret), while the target and its Secret
+keep serving the current data. Setting ``finalize: true`` then removes that read-only compute and
+Secret and swaps the restored branch in. ``oldBranchPolicy`` says whether the replaced ``(old)``
 branch is deleted afterwards or kept (e.g. to compare, or as an undo). A NeonRestore is a one-off
 action: everything but ``finalize`` is fixed at creation, and a completed restore never runs
 again (create a new NeonRestore to restore again).
@@ -22,6 +25,7 @@ from typing import Final
 import pydantic
 from pydantic import Field
 
+from neon_operator.models.appdatabase import ConnectionSecretSpec
 from neon_operator.models.branch import BranchRef
 from neon_operator.models.common import (
     Model,
@@ -35,6 +39,7 @@ from neon_operator.models.common import (
 )
 
 KIND: Final = "NeonRestore"
+INSPECT_SECRET_SUFFIX: Final = "-inspect"
 
 
 class SnapshotRef(Model):
@@ -44,13 +49,27 @@ class SnapshotRef(Model):
     """Name of the NeonSnapshot."""
 
 
+class InspectSecretSpec(ConnectionSecretSpec):
+    """The Secret (owned by the NeonRestore) that reaches a staged restore's read-only compute,
+    with the same keys as every connection Secret; it exists while the restore awaits finalize.
+    """
+
+    name: ObjectName | None = None
+    """Name of the Secret; default `<metadata.name>-inspect`."""
+
+    def secret_name(self, resource_name: str) -> str:
+        """The Secret's name for the NeonRestore named `resource_name`."""
+        return self.name or resource_name + INSPECT_SECRET_SUFFIX
+
+
 class RestoreMode(enum.StrEnum):
     """How far a restore goes on its own."""
 
     FINALIZE = "Finalize"
     """Restore and swap the restored branch in at once."""
     STAGED = "Staged"
-    """Restore into a new branch and wait for `finalize: true` before swapping it in."""
+    """Restore into a new branch, inspectable through a read-only compute and Secret, and wait
+    for `finalize: true` before swapping it in."""
 
 
 class OldBranchPolicy(enum.StrEnum):
@@ -70,7 +89,8 @@ class RestorePhase(enum.StrEnum):
     RESTORING = "Restoring"
     """Neon is restoring the snapshot."""
     AWAITING_FINALIZE = "AwaitingFinalize"
-    """Staged: the restored branch exists; set `spec.finalize: true` to swap it in."""
+    """Staged: the restored branch can be queried through the inspect Secret; set
+    `spec.finalize: true` to swap it in."""
     COMPLETED = "Completed"
     """The target now holds the snapshot's data."""
     FAILED = "Failed"
@@ -121,6 +141,9 @@ class NeonRestoreSpec(Model):
     """Staged restores only: set to `true` to swap the restored branch in."""
     old_branch_policy: OldBranchPolicy = OldBranchPolicy.RETAIN
     """`Retain` (default) keeps the replaced `(old)` branch; `Delete` deletes it."""
+    inspect_secret: InspectSecretSpec = InspectSecretSpec()
+    """Staged restores only: the Secret reaching the restored branch's read-only compute while
+    the restore awaits finalize (default name `<metadata.name>-inspect`); deleted on finalize."""
 
 
 class NeonRestoreStatus(Status):
@@ -138,6 +161,14 @@ class NeonRestoreStatus(Status):
     """Id of the branch that was replaced (afterwards the `(old)` branch)."""
     restored_branch_id: str | None = None
     """Id of the branch holding the snapshot's data (the target's new id once finalized)."""
+    inspect_endpoint_id: str | None = None
+    """Staged: id of the restored branch's read-only compute (`ep-…`) while awaiting finalize."""
+    inspect_host: str | None = None
+    """Staged: where clients connect to that compute."""
+    inspect_secret_name: str | None = None
+    """Staged: name of the Secret reaching that compute while awaiting finalize."""
+    inspect_removed: bool | None = None
+    """Staged: whether the read-only compute and its Secret were removed at finalize."""
     old_branch_name: str | None = None
     """Name Neon gave the replaced branch."""
     old_branch_deleted: bool | None = None

@@ -414,6 +414,16 @@ class NeonClient:
             json=_wrap("endpoint", update),
         )
 
+    async def delete_endpoint(
+        self, project_id: str, endpoint_id: str
+    ) -> models.EndpointResult | None:
+        """Delete a compute (its connections drop); ``None`` when it was already gone (204)."""
+        path = {"project_id": project_id, "endpoint_id": endpoint_id}
+        body = await self._session.request("DELETE", _E, path)
+        if body is None:
+            return None
+        return parse(models.EndpointResult, body, method="DELETE", route=_E)
+
     async def start_endpoint(self, project_id: str, endpoint_id: str) -> models.EndpointResult:
         """Wake a suspended compute."""
         return await self._endpoint_action(project_id, endpoint_id, "start")

@@ -6,15 +6,25 @@
     target branch id → status (kept: the target's id changes when the restore finalizes)
     restored branch: status │ a branch restored from this snapshot for this restore (crash) │
                      POST snapshots/{id}/restore {target_branch_id, finalize_restore: Finalize}
-    Staged and not yet finalize: true → AwaitingFinalize (restored branch id in status)
-    Staged and finalize: true → POST branches/{restored}/finalize_restore
-    finalized → oldBranchPolicy Delete: delete the "(old)" branch (kept, with a Warning, while it
-                has children) → annotate the target resource with the new branch id → Completed
+    Staged and not yet finalize: true → the restored branch gets a read-only compute (found on
+        the branch after a crash, else created) and the inspect Secret → AwaitingFinalize
+    Staged and finalize: true → delete the read-only compute(s) of the restored branch →
+        POST branches/{restored}/finalize_restore (naming the replaced branch
+        "<name> (old <restore name>)" when "<name> (old)" is taken by an earlier restore's)
+    finalized → delete the inspect Secret → oldBranchPolicy Delete: delete the "(old)" branch
+                (kept, with a Warning, while it has children) → annotate the target resource
+                with the new branch id → Completed
 
 The target's own reconciler records the new branch id (one writer per status): the
 NeonAppDatabase finds it through its compute, which Neon moved to the restored branch; a
 NeonBranch checks the announced id's ``restored_as``. Their Secrets stay as they are: the
 compute, its host and the role's password are unchanged.
+
+The inspect compute is removed *before* finalizing: Neon moves the target's read-write compute
+onto the restored branch, and a read-only compute left there would outlive the inspection. The
+inspect Secret's password is the role's password on the restored branch (revealed once; the
+app's own Secret is the fallback where Neon stores no passwords): resetting it there would
+change the password the app's Secret carries once the branch is swapped in.
 """
 
 from __future__ import annotations
@@ -34,13 +44,15 @@ from neon_operator.models import (
     RestorePhase,
 )
 from neon_operator.models.restore import KIND
-from neon_operator.reconcilers import appdatabase, branch, dependents, snapshot
+from neon_operator.neon import inputs
+from neon_operator.reconcilers import appdatabase, branch, connection_secret, dependents, snapshot
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
 __all__ = ["KIND", "PLURAL", "delete", "object_ref", "reconcile"]
 
 PLURAL: Final = "neonrestores"
+READ_ONLY: Final = "read_only"
 
 RestoreReport = Report[NeonRestoreStatus]
 
@@ -181,22 +193,179 @@ async def _converge(
     if restored_id is None:
         restored_id = await _restore(ctx, client, restore, report, project_id, target_id)
     restored = await client.get_branch(project_id, restored_id)
+    staged = restore.spec.mode == RestoreMode.STAGED
     if restored.restore_status == "restored":  # not yet finalized
-        if restore.spec.mode == RestoreMode.STAGED and not restore.spec.finalize:
+        if staged and not restore.spec.finalize:
+            secret_name = await _inspectable(ctx, client, restore, app, report, restored_id)
             report.update(phase=RestorePhase.AWAITING_FINALIZE)
             report.ready(
                 "False",
                 "AwaitingFinalize",
-                f"branch {restored_id} holds snapshot {snapshot_id}'s data; inspect it, then set "
-                "spec.finalize: true to swap it in for the target",
+                f"branch {restored_id} holds snapshot {snapshot_id}'s data; query it read-only "
+                f"through Secret {secret_name}, then set spec.finalize: true to swap it in for "
+                "the target",
             )
             report.synced("True", "ReconcileSucceeded", "")
             await report.flush()
             return
-        operations = await client.finalize_restore(project_id, restored_id)
-        await client.wait_for_operations(operations)
+        if staged:
+            await _remove_inspect_computes(client, report, project_id, restored_id)
+        await _finalize(client, restore, project_id, target_id, restored_id)
         await report.event("Normal", "RestoreFinalized", f"branch {restored_id} swapped in")
+    if staged:
+        await _remove_inspect_secret(ctx, restore, report)
     await _finish(ctx, client, restore, report, project_id, target_ref, target_id, restored_id)
+
+
+async def _finalize(
+    client: neon.NeonClient, restore: NeonRestore, project_id: str, target_id: str, restored_id: str
+) -> None:
+    """Swap the restored branch in. Neon renames the target ``<name> (old)``; when an earlier
+    restore left a branch of that name (``oldBranchPolicy: Retain``, or one Neon would not
+    delete), the target is renamed ``<name> (old <restore name>)`` instead."""
+    try:
+        operations = await client.finalize_restore(project_id, restored_id)
+    except neon.Conflict as error:
+        if "exists" not in error.message.lower():
+            raise
+        target = await client.get_branch(project_id, target_id)
+        name = f"{target.name} (old {restore.metadata.name})"
+        operations = await client.finalize_restore(project_id, restored_id, name=name)
+    await client.wait_for_operations(operations)
+
+
+async def _inspectable(
+    ctx: Context,
+    client: neon.NeonClient,
+    restore: NeonRestore,
+    app: NeonAppDatabase,
+    report: RestoreReport,
+    restored_id: str,
+) -> str:
+    """Give the restored branch a read-only compute and write the inspect Secret; its name."""
+    project_id = report.status.project_id
+    assert project_id is not None
+    role, database = app.spec.branch.role_name, app.spec.branch.database_name
+    endpoint_id, host = report.status.inspect_endpoint_id, report.status.inspect_host
+    if endpoint_id is None or host is None:
+        endpoint = await _inspect_compute(client, report, project_id, restored_id)
+        endpoint_id = endpoint.id
+        host = await connection_secret.address(
+            client, project_id, endpoint, role=role, database=database, known=None
+        )
+        report.update(inspect_endpoint_id=endpoint_id, inspect_host=host)
+        await report.flush()
+    settings = restore.spec.inspect_secret
+    desired = connection_secret.Desired(
+        namespace=_namespace(restore),
+        name=settings.secret_name(restore.metadata.name),
+        owner=object_ref(restore),
+        host=host,
+        endpoint_id=endpoint_id,
+        user=role,
+        database=database,
+        key_prefix=settings.key_prefix,
+        labels=dict(settings.labels),
+        annotations=dict(settings.annotations),
+    )
+    current = await ctx.kube.read_secret(desired.namespace, desired.name)
+    password = connection_secret.known_password(current) or await _restored_password(
+        ctx, client, app, project_id, restored_id
+    )
+    outcome = await connection_secret.ensure(ctx.kube, desired, password=password, current=current)
+    previous = report.status.inspect_secret_name
+    if previous is not None and previous != desired.name:
+        await ctx.kube.delete_secret(desired.namespace, previous)
+    report.update(inspect_secret_name=desired.name)
+    if outcome.action != "unchanged":
+        await report.event(
+            "Normal",
+            "InspectSecretWritten",
+            f"Secret {desired.name} reaches restored branch {restored_id} (read-only)",
+        )
+    return desired.name
+
+
+async def _inspect_compute(
+    client: neon.NeonClient, report: RestoreReport, project_id: str, restored_id: str
+) -> neon.Endpoint:
+    """The restored branch's read-only compute: found (after a crash) or made now."""
+    for endpoint in await client.list_endpoints(project_id, branch_id=restored_id):
+        if endpoint.type == READ_ONLY:
+            return endpoint
+    result = await client.create_endpoint(
+        project_id, inputs.EndpointCreate(branch_id=restored_id, type=READ_ONLY)
+    )
+    report.update(inspect_endpoint_id=result.endpoint.id)
+    await report.flush()
+    await report.event(
+        "Normal",
+        "InspectComputeCreated",
+        f"read-only compute {result.endpoint.id} on restored branch {restored_id}",
+    )
+    await client.wait_for_operations(result.operations)
+    return result.endpoint
+
+
+async def _restored_password(
+    ctx: Context, client: neon.NeonClient, app: NeonAppDatabase, project_id: str, restored_id: str
+) -> str:
+    """The role's password on the restored branch (never reset: see the module docstring)."""
+    role = app.spec.branch.role_name
+    try:
+        revealed = await client.reveal_role_password(project_id, restored_id, role)
+        return revealed.get_secret_value()
+    except neon.ForbiddenError:
+        pass
+    if app.status.secret_name is not None:
+        secret = await ctx.kube.read_secret(_namespace_of(app), app.status.secret_name)
+        known = connection_secret.known_password(secret)
+        if known is not None:
+            return known
+    raise errors.AwaitChange(
+        "PasswordUnavailable",
+        f"Neon does not reveal role {role!r}'s password (the project stores no passwords) and "
+        f"the Secret of NeonAppDatabase {app.metadata.name!r} does not carry it unedited: the "
+        "inspect Secret cannot be written; set spec.finalize: true to finalize without it",
+    )
+
+
+def _namespace_of(app: NeonAppDatabase) -> str:
+    return app.metadata.namespace or "default"
+
+
+async def _remove_inspect_computes(
+    client: neon.NeonClient, report: RestoreReport, project_id: str, restored_id: str
+) -> None:
+    """Delete the restored branch's read-only computes before it is swapped in."""
+    for endpoint in await client.list_endpoints(project_id, branch_id=restored_id):
+        if endpoint.type != READ_ONLY:
+            continue
+        result = await client.delete_endpoint(project_id, endpoint.id)
+        if result is not None:
+            await client.wait_for_operations(result.operations)
+        await report.event(
+            "Normal", "InspectComputeDeleted", f"deleted read-only compute {endpoint.id}"
+        )
+    report.update(inspect_endpoint_id=None, inspect_host=None)
+
+
+async def _remove_inspect_secret(ctx: Context, restore: NeonRestore, report: RestoreReport) -> None:
+    """Delete the inspect Secret (only one this NeonRestore owns) and record that inspection
+    ended."""
+    if report.status.inspect_removed:
+        return
+    namespace = _namespace(restore)
+    names = {restore.spec.inspect_secret.secret_name(restore.metadata.name)}
+    if report.status.inspect_secret_name is not None:
+        names.add(report.status.inspect_secret_name)
+    for name in sorted(names):
+        found = await ctx.kube.read_secret(namespace, name)
+        if found is not None and found.controller_uid == restore.metadata.uid:
+            await ctx.kube.delete_secret(namespace, name)
+    report.update(
+        inspect_endpoint_id=None, inspect_host=None, inspect_secret_name=None, inspect_removed=True
+    )
 
 
 async def _restore(
@@ -210,11 +379,14 @@ async def _restore(
     """The restored branch: found (after a crash) or made now."""
     snapshot_id = report.status.snapshot_id
     name = staged_name(restore)
-    for candidate in await client.list_branches(project_id):
+    branches = await client.list_branches(project_id)
+    for candidate in branches:
         if candidate.restored_from == snapshot_id and (
             candidate.name == name or candidate.restored_as == target_id
         ):
             return candidate.id
+    target_name = next((b.name for b in branches if b.id == target_id), None)
+    old_name_taken = any(b.name == f"{target_name} (old)" for b in branches)
     assert snapshot_id is not None
     report.update(phase=RestorePhase.RESTORING)
     report.ready("False", "Provisioning", f"restoring snapshot {snapshot_id} onto {target_id}")
@@ -224,7 +396,8 @@ async def _restore(
         snapshot_id,
         name=name,
         target_branch_id=target_id,
-        finalize_restore=restore.spec.mode == RestoreMode.FINALIZE,
+        # With "<name> (old)" taken, finalize separately, naming the replaced branch.
+        finalize_restore=restore.spec.mode == RestoreMode.FINALIZE and not old_name_taken,
     )
     ctx.crash_after("restore_snapshot")
     report.update(restored_branch_id=result.branch.id)
