@@ -33,7 +33,24 @@ SECRET_KEYS = {
 }
 
 
-def test_created_app_database_becomes_ready_with_a_complete_owned_secret(apps, neon) -> None:
+def config_checked(apps) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        config = apps.objects.get_cluster_custom_object(
+            "neon.operator.dev", "v1alpha1", "neonconfigs", "default"
+        )
+        conditions = config.get("status", {}).get("conditions", [])
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+            return
+        assert time.monotonic() < deadline, f"NeonConfig default never Ready: {conditions}"
+        time.sleep(0.25)
+
+
+def test_created_app_database_becomes_ready_with_a_complete_owned_secret(
+    apps, neon, operator
+) -> None:
+    config_checked(apps)  # the operator checks the NeonConfig's key with GET /projects per tier
+    searches = operator.neon_calls("GET", "/projects")
     apps.create("todo", {"tier": "free", "compute": {"minCu": 0.25, "maxCu": 1}})
 
     ready = apps.wait_condition("todo", "True", "ProjectReady")
@@ -54,6 +71,9 @@ def test_created_app_database_becomes_ready_with_a_complete_owned_secret(apps, n
     owners = apps.secret_object("todo-neon").metadata.owner_references
     assert [(o.kind, o.name, o.controller) for o in owners] == [("NeonAppDatabase", "todo", True)]
     assert status["orgId"] == neon.organizations["sponsored"]
+    assert "creationRequested" in status
+    assert operator.neon_calls("GET", "/projects") == searches  # a first create looks up nothing
+    assert status["consumption"]["computeTimeSeconds"] >= 0
     assert status["tier"] == "free"
     projects = neon.projects("sponsored", search=f"{apps.namespace}-todo")
     assert [p["id"] for p in projects] == [status["projectId"]]

@@ -201,9 +201,10 @@ class NeonAppDatabaseStatus(Status):
     endpoint_id: str | None = None
     """Id of the default branch's read-write compute (`ep-…`)."""
     host: str | None = None
-    """Direct host of the compute."""
+    """Where clients connect directly, as Neon's connection parameters say (the compute's host
+    name on Neon; a proxy address such as `127.0.0.1:port` on the local emulator)."""
     pooler_host: str | None = None
-    """Pooled (PgBouncer) host of the compute."""
+    """Where clients connect through the pooler (PgBouncer)."""
     secret_name: str | None = None
     """Name of the connection Secret written."""
     password_rotation: str | None = None
@@ -212,6 +213,10 @@ class NeonAppDatabaseStatus(Status):
     """Usage in the current billing period."""
     last_sync_time: Timestamp | None = None
     """When the operator last compared the project with Neon."""
+    creation_requested: Timestamp | None = None
+    """When the operator asked Neon to create the project, recorded before the call: a
+    restarted operator that finds it set (and no `projectId`) looks for the project it may have
+    created; without it no lookup is needed."""
 
 
 class NeonAppDatabase(Model):

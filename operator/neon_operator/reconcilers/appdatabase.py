@@ -32,7 +32,13 @@ import pydantic
 
 from neon_operator import connection, errors, kube, neon, ownership
 from neon_operator.accounts import Account, AccountProblem
-from neon_operator.models import Compute, DeletionPolicy, NeonAppDatabase, NeonAppDatabaseStatus
+from neon_operator.models import (
+    Compute,
+    Consumption,
+    DeletionPolicy,
+    NeonAppDatabase,
+    NeonAppDatabaseStatus,
+)
 from neon_operator.models.appdatabase import KIND
 from neon_operator.neon import inputs
 from neon_operator.reconcilers import connection_secret
@@ -61,6 +67,8 @@ class _Project:
     """``known`` (id in status), ``created``, ``adopted`` or ``recovered`` (after a crash)."""
     branch_id: str | None = None
     endpoint: neon.Endpoint | None = None
+    consumption: Consumption | None = None
+    """Current-period usage, as the project's GET reported it."""
     address: str | None = None
     """Where clients connect to the endpoint, as Neon's connection parameters say."""
     password: str | None = dataclasses.field(default=None, repr=False)
@@ -293,13 +301,15 @@ async def _locate(
             ) from None
         project = _project(found, "adopted")
     else:
-        recovered = await ownership.find_created(
-            client,
-            name=project_name(db),
-            org_id=org_id,
-            key=ctx.settings.owner_annotation,
-            uid=db.metadata.uid or "",
-        )
+        recovered = None
+        if status.creation_requested is not None:  # an earlier create may have reached Neon
+            recovered = await ownership.find_created(
+                client,
+                name=project_name(db),
+                org_id=org_id,
+                key=ctx.settings.owner_annotation,
+                uid=db.metadata.uid or "",
+            )
         if recovered is None:
             return await _create(ctx, db, report, client, org_id, compute)
         project = _project(await client.get_project(recovered.id), "recovered")
@@ -373,6 +383,8 @@ async def _create(
         ),
         default_endpoint_settings=inputs.EndpointSettings(**_endpoint_limits(compute)),
     )
+    report.update(creation_requested=ctx.clock())
+    await report.flush()  # before the call: a restart then knows to look for this project
     created = await client.create_project(request)
     ctx.crash_after("create_project")
     endpoint = next((e for e in created.endpoints if e.type == "read_write"), None)
@@ -409,6 +421,21 @@ async def _create(
     return project
 
 
+def _consumption(found: neon.Project) -> Consumption:
+    def moment(value: datetime.datetime | None) -> datetime.datetime | None:
+        return value if value is not None and value.year > 1 else None  # Neon's "unset" is 0001
+
+    return Consumption(
+        compute_time_seconds=found.compute_time_seconds,
+        active_time_seconds=found.active_time_seconds,
+        written_data_bytes=found.written_data_bytes,
+        data_transfer_bytes=found.data_transfer_bytes,
+        synthetic_storage_size_bytes=found.synthetic_storage_size,
+        period_start=moment(found.consumption_period_start),
+        period_end=moment(found.consumption_period_end),
+    )
+
+
 def _project(found: neon.Project, origin: str) -> _Project:
     return _Project(
         id=found.id,
@@ -418,11 +445,14 @@ def _project(found: neon.Project, origin: str) -> _Project:
         pg_version=found.pg_version,
         history_retention_seconds=found.history_retention_seconds,
         origin=origin,
+        consumption=_consumption(found),
     )
 
 
 def _record_ids(report: AppReport, project: _Project) -> None:
     endpoint = project.endpoint
+    if project.consumption is not None:
+        report.update(consumption=project.consumption)
     report.update(
         project_id=project.id,
         region_id=project.region_id,
@@ -610,7 +640,11 @@ async def delete(ctx: Context, body: dict[str, object]) -> None:
         raise errors.RetryLater(problem.reason, message, delay=ctx.settings.retry_delay) from None
     async with _outcomes(ctx, db, report):
         client = account.client
-        if project_id is None and db.spec.adopt_project_id is None:
+        if (
+            project_id is None
+            and db.spec.adopt_project_id is None
+            and db.status.creation_requested is not None
+        ):
             tier_org = account.config.spec.organizations.get(db.spec.tier)
             if tier_org is not None:
                 found = await ownership.find_created(
