@@ -24,6 +24,7 @@ from neon_operator.models import (
     branch,
     neonconfig,
     restore,
+    schedule,
     snapshot,
 )
 
@@ -199,12 +200,43 @@ NEON_RESTORE: Final = Kind(
     ),
 )
 
+NEON_SNAPSHOT_SCHEDULE: Final = Kind(
+    kind=schedule.KIND,
+    plural="neonsnapshotschedules",
+    short_names=("neonschedule",),
+    scope="Namespaced",
+    spec=schedule.NeonSnapshotScheduleSpec,
+    status=schedule.NeonSnapshotScheduleStatus,
+    printer_columns=(
+        *_ready_columns(),
+        PrinterColumn("App", ".spec.appDatabaseRef.name", description="NeonAppDatabase"),
+        PrinterColumn("Schedule", ".spec.schedule", description="Cron schedule (UTC)"),
+        PrinterColumn("Suspend", ".spec.suspend", type="boolean", description="Suspended"),
+        PrinterColumn(
+            "Last", ".status.lastScheduleTime", type="date", description="Last snapshot due"
+        ),
+        PrinterColumn(
+            "Next",
+            ".status.nextScheduleTime",
+            type="date",
+            description="Next snapshot due",
+            priority=1,
+        ),
+        _AGE,
+    ),
+    description=(
+        "Takes NeonSnapshots of a NeonAppDatabase on a cron schedule (UTC) and expires them by "
+        "count (`keep`) and/or age (`maxAge`)."
+    ),
+)
+
 KINDS: Final[tuple[Kind, ...]] = (
     NEON_CONFIG,
     NEON_APP_DATABASE,
     NEON_BRANCH,
     NEON_SNAPSHOT,
     NEON_RESTORE,
+    NEON_SNAPSHOT_SCHEDULE,
 )
 """Every kind this operator serves, in the order their CRDs are rendered."""
 

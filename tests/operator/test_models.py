@@ -19,7 +19,16 @@ API_KEY_REF = {"namespace": "neon-system", "name": "neon-api"}
 
 def test_exported_names_match_all() -> None:
     public = {name for name in dir(models) if not name.startswith("_")}
-    modules = {"appdatabase", "branch", "common", "compute", "neonconfig", "restore", "snapshot"}
+    modules = {
+        "appdatabase",
+        "branch",
+        "common",
+        "compute",
+        "neonconfig",
+        "restore",
+        "schedule",
+        "snapshot",
+    }
 
     assert public - modules == set(models.__all__)
 

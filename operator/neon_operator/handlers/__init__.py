@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import kopf
 
-from neon_operator.handlers import appdatabase, branch, neonconfig, restore, snapshot
+from neon_operator.handlers import (
+    appdatabase,
+    branch,
+    neonconfig,
+    restore,
+    schedule,
+    snapshot,
+)
 from neon_operator.reconcilers.context import Context
 
 __all__ = ["register"]
@@ -23,4 +30,5 @@ def register(ctx: Context, registry: kopf.OperatorRegistry | None = None) -> kop
     branch.register(registry, ctx)
     snapshot.register(registry, ctx)
     restore.register(registry, ctx)
+    schedule.register(registry, ctx)
     return registry

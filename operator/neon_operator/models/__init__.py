@@ -3,7 +3,7 @@
 They parse CR bodies for the operator and are the source the CRD schemas are generated from
 (`neon-operator crds`). Modules: :mod:`.common` (base model, conditions, status, CEL helpers),
 :mod:`.compute` (compute size and suspension rules), :mod:`.neonconfig`, :mod:`.appdatabase`,
-:mod:`.branch`, :mod:`.snapshot`, :mod:`.restore`.
+:mod:`.branch`, :mod:`.snapshot`, :mod:`.restore`, :mod:`.schedule`.
 """
 
 from neon_operator.models.appdatabase import (
@@ -56,6 +56,11 @@ from neon_operator.models.restore import (
     RestorePhase,
     SnapshotRef,
 )
+from neon_operator.models.schedule import (
+    NeonSnapshotSchedule,
+    NeonSnapshotScheduleSpec,
+    NeonSnapshotScheduleStatus,
+)
 from neon_operator.models.snapshot import NeonSnapshot, NeonSnapshotSpec, NeonSnapshotStatus
 
 __all__ = [
@@ -93,6 +98,9 @@ __all__ = [
     "NeonRestoreSpec",
     "NeonRestoreStatus",
     "NeonSnapshot",
+    "NeonSnapshotSchedule",
+    "NeonSnapshotScheduleSpec",
+    "NeonSnapshotScheduleStatus",
     "NeonSnapshotSpec",
     "NeonSnapshotStatus",
     "ObjectMeta",
