@@ -11,11 +11,13 @@ asks them to) also wait for the data plane's real work. Hooks read whatever they
 
 =====================  =====================================================================
 ``create_branch``      a branch appeared; ``subject["source"]`` is ``"none"`` (a project's
-                       root branch), ``"branch"`` (``source_branch_id``, ``lsn``,
+                       root branch), ``"branch"`` (``source_branch_id``, ``lsn`` --
+                       ``exact_lsn`` when the client named it, else the head the API knew --,
                        ``timestamp``, ``schema_only``; ``copy`` when it preserves a branch
                        before a restore) or ``"snapshot"`` (``snapshot_id``)
 ``delete_branch``      a branch is gone
-``restore_branch``     replace a branch's data from ``source_branch_id`` at ``lsn``/``timestamp``
+``restore_branch``     replace a branch's data from ``source_branch_id`` at ``lsn``
+                       (``exact_lsn`` as above) / ``timestamp``
 ``start_compute``      an endpoint starts (data plane: accept connections; the endpoint's
                        ``branch_id`` may have changed, e.g. after a snapshot restore)
 ``suspend_compute``    an endpoint suspends

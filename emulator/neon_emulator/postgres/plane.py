@@ -437,7 +437,9 @@ class PostgresDataPlane:
         lsn_text = subject.get("lsn")
         if lsn_text:
             lsn = ids.parse_lsn(str(lsn_text))
-            if lsn != source.head_lsn:
+            # the head LSN the API knows may lag the server: an LSN the client asked for is
+            # recovered to even when it equals that head
+            if lsn != source.head_lsn or subject.get("exact_lsn"):
                 return Point(lsn=lsn)
         return Point()
 

@@ -90,6 +90,7 @@ async def create_branch(request: web.Request) -> web.Response:
                 "source": "branch",
                 "source_branch_id": parent.id,
                 "lsn": branch.parent_lsn,
+                "exact_lsn": bool(spec.parent_lsn),
                 "timestamp": timestamp,
                 "schema_only": spec.init_source == "schema-only",
             },
@@ -368,6 +369,7 @@ async def restore_branch(request: web.Request) -> web.Response:
             subject={
                 "source_branch_id": source.id,
                 "lsn": target.parent_lsn,
+                "exact_lsn": bool(spec.source_lsn),
                 "timestamp": timestamp,
             },
         )
