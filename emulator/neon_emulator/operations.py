@@ -10,6 +10,12 @@ endpoint ``init``/``idle`` → ``active`` or ``active`` → ``idle``).
 While any operation of a project is not terminal, a conflicting mutation gets 423 Locked with
 Neon's message (:meth:`OperationRunner.ensure_unlocked`). Unfinished operations survive a restart:
 :meth:`OperationRunner.resume` picks them up again.
+
+Some operations are *observed* rather than run (:func:`begin_observed`): the data plane does the
+work by itself -- a compute waking because a connection arrived, suspending because it sat idle
+-- and records it the way Neon lists it (``start_compute``/``suspend_compute``), ``running``
+while it happens and ``finished`` once it did. They take no operation latency and lock nothing:
+a waking connection waits for the cold start only, and API calls meanwhile are not refused.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from neon_emulator.settings import Knobs
 from neon_emulator.store import Store
 
 logger = logging.getLogger(__name__)
+
+OBSERVED = "observed"
+"""``intent`` of operations the data plane records for work it does by itself."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ class OperationRunner:
 
     def is_busy(self, project_id: str) -> bool:
         return any(
-            op.status in records.RUNNING_STATUSES
+            op.status in records.RUNNING_STATUSES and op.intent != OBSERVED
             for op in self._store.operations.in_project(project_id)
         )
 
@@ -143,12 +152,7 @@ class OperationRunner:
             await asyncio.sleep(min(remaining, 0.1))
 
     def _finish(self, op: records.Operation, status: str) -> None:
-        op.status = status
-        op.updated_at = clock.now_iso()
-        if op.started:
-            op.total_duration_ms = int((time.monotonic() - op.started) * 1000)
-        self._store.operations.put(op)
-        self._store.commit()
+        finish(self._store, op, status)
 
     async def drain(self) -> None:
         """Wait for every running batch (used by tests of the runner and on shutdown)."""
@@ -161,6 +165,50 @@ class OperationRunner:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def begin_observed(
+    store: Store,
+    project_id: str,
+    action: str,
+    *,
+    branch_id: str | None = None,
+    endpoint_id: str | None = None,
+) -> records.Operation:
+    """Record a ``running`` operation for work the caller is doing now; :func:`finish` it."""
+    stamp = clock.now_iso()
+    op = records.Operation(
+        id=ids.operation_id(),
+        project_id=project_id,
+        branch_id=branch_id,
+        endpoint_id=endpoint_id,
+        action=action,
+        status="running",
+        created_at=stamp,
+        updated_at=stamp,
+        batch_id=ids.operation_id(),
+        seq=0,
+        started=time.monotonic(),
+        intent=OBSERVED,
+    )
+    store.operations.put(op)
+    store.commit()
+    return op
+
+
+def finish(
+    store: Store, op: records.Operation, status: str = "finished", error: str | None = None
+) -> None:
+    """Put ``op`` in a terminal (or failed) ``status``, with its duration."""
+    op.status = status
+    op.updated_at = clock.now_iso()
+    if error is not None:
+        op.error = error
+        op.failures_count += 1
+    if op.started:
+        op.total_duration_ms = int((time.monotonic() - op.started) * 1000)
+    store.operations.put(op)
+    store.commit()
 
 
 def settle(store: Store, op: records.Operation) -> None:

@@ -10,9 +10,13 @@ Compute lifecycle, as a client sees it:
   its seed if it never ran) and stops when its endpoints suspend -- by API, or after
   ``suspend_timeout_seconds`` without connections (``0``: the default, 300 s unless configured;
   ``-1``: never).
-* Connecting to a suspended endpoint wakes it: after ``cold_start_delay`` seconds the endpoint is
-  ``active`` again (``started_at``, ``last_active`` and active time follow). A ``disabled``
-  endpoint refuses connections; an endpoint on a deleted project does not exist.
+* Connecting to a suspended endpoint wakes it: after ``cold_start_delay`` seconds (and the server
+  start) the endpoint is ``active`` again (``started_at``, ``last_active`` and active time
+  follow). Connections arriving meanwhile wait for the same wake. A ``disabled`` endpoint refuses
+  connections; an endpoint on a deleted project does not exist.
+* Waking and idle suspension appear in the project's operations as Neon lists them:
+  ``start_compute``/``suspend_compute``, ``running`` while they happen, ``finished`` after
+  (observed operations: they lock nothing, see :mod:`neon_emulator.operations`).
 * Read-only endpoints connect to the same cluster with ``default_transaction_read_only=on``.
 * Consumption: active time is the control plane's ``started_at``/``active_seconds`` accounting,
   fed by waking and idling; written bytes are the WAL a branch's cluster generated (measured
@@ -41,7 +45,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from neon_emulator import clock, ids, lookups, records
+from neon_emulator import clock, ids, lookups, operations, records
 from neon_emulator.postgres import binaries, branches, catalogs, clusters, proxy, tls
 from neon_emulator.postgres.branches import BranchFiles, Point, SeedDir
 from neon_emulator.postgres.clusters import Cluster, Server
@@ -131,6 +135,7 @@ class PostgresDataPlane:
         self._runtimes: dict[str, _Runtime] = {}
         self._leases: dict[int, _Lease] = {}
         self._activity: dict[str, float] = {}
+        self._waking: dict[str, asyncio.Future[None]] = {}
         self._monitor: asyncio.Task[None] | None = None
         self._template_lock = asyncio.Lock()
 
@@ -156,6 +161,7 @@ class PostgresDataPlane:
         self._proxy = front
         (root / "proxy.json").write_text(json.dumps({"port": front.port}))
         self._purge_expired_projects()
+        self._settle_interrupted()
         self._monitor = asyncio.get_running_loop().create_task(self._watch())
 
     async def close(self) -> None:
@@ -168,6 +174,10 @@ class PostgresDataPlane:
             for lease in list(self._leases.values()):
                 lease.close()
             await self._proxy.close()
+        for waking in list(self._waking.values()):
+            waking.cancel()
+            with contextlib.suppress(BaseException):
+                await waking
         for branch_id in list(self._runtimes):
             with contextlib.suppress(Exception):
                 await self._stop_cluster(branch_id)
@@ -232,6 +242,17 @@ class PostgresDataPlane:
         finally:
             clusters.remove_tree(staging)
 
+    def _settle_interrupted(self) -> None:
+        """Wakes and suspensions a previous run left ``running`` (it stopped mid-way): a wake
+        never marked its endpoint active, a suspension already marked it idle; what is left is
+        a pending state to clear and the operation to close."""
+        for op in self.store.operations:
+            if op.intent != operations.OBSERVED or op.status not in records.RUNNING_STATUSES:
+                continue
+            if op.endpoint_id and op.action == "start_compute":
+                self._set_pending(op.endpoint_id, None)
+            operations.finish(self.store, op)
+
     def _runtime(self, branch_id: str) -> _Runtime:
         runtime = self._runtimes.get(branch_id)
         if runtime is None:
@@ -258,10 +279,15 @@ class PostgresDataPlane:
         if branch is None or branch.deleted:
             raise proxy.Refused(NOT_FOUND, "XX000")
         self._activity[endpoint_id] = time.time()  # not idle while connecting
-        if endpoint.current_state == "idle" and endpoint.pending_state is None:
-            await asyncio.sleep(max(self.settings.cold_start_delay, 0.0))
-            self._mark_active(endpoint_id)
         try:
+            waking = self._waking.get(endpoint_id)
+            if waking is None and endpoint.current_state == "idle" and not endpoint.pending_state:
+                waking = self._waking[endpoint_id] = asyncio.ensure_future(
+                    self._wake(endpoint, branch)
+                )
+                waking.add_done_callback(lambda _: self._waking.pop(endpoint_id, None))
+            if waking is not None:
+                await asyncio.shield(waking)
             cluster = await self._ensure_running(branch)
         except Exception as exc:
             logger.exception("could not start compute for %s", endpoint_id)
@@ -287,6 +313,36 @@ class PostgresDataPlane:
             endpoint.last_active = clock.now_iso()
             self.store.endpoints.put(endpoint)
             self.store.commit()
+
+    async def _wake(self, endpoint: records.Endpoint, branch: records.Branch) -> None:
+        """Start a suspended compute for a connection, as a ``start_compute`` operation: the
+        cold start, the server, then ``active``."""
+        op = operations.begin_observed(
+            self.store,
+            endpoint.project_id,
+            "start_compute",
+            branch_id=branch.id,
+            endpoint_id=endpoint.id,
+        )
+        self._set_pending(endpoint.id, "active")
+        try:
+            await asyncio.sleep(max(self.settings.cold_start_delay, 0.0))
+            await self._ensure_running(branch)
+        except asyncio.CancelledError:
+            raise  # shutting down: the next start settles it (_settle_interrupted)
+        except Exception as exc:
+            self._set_pending(endpoint.id, None)
+            operations.finish(self.store, op, "failed", str(exc) or type(exc).__name__)
+            raise
+        self._set_pending(endpoint.id, None)
+        self._mark_active(endpoint.id)
+        operations.finish(self.store, op)
+
+    def _set_pending(self, endpoint_id: str, state: str | None) -> None:
+        endpoint = self.store.endpoints.get(endpoint_id)
+        if endpoint is not None:
+            endpoint.pending_state = state
+            self.store.endpoints.put(endpoint)
 
     def _mark_active(self, endpoint_id: str) -> None:
         endpoint = self.store.endpoints.get(endpoint_id)
@@ -605,8 +661,11 @@ class PostgresDataPlane:
         return float(endpoint.suspend_timeout_seconds)
 
     async def _check(self) -> None:
+        """Suspend computes idle past their timeout (a ``suspend_compute`` operation, finished
+        once their server stopped), measure written WAL, stop servers nobody wants."""
         now = time.time()
         busy_endpoints = {lease.endpoint_id for lease in self._leases.values()}
+        suspensions: list[records.Operation] = []
         for endpoint in self.store.endpoints:
             if endpoint.current_state != "active" or endpoint.pending_state is not None:
                 continue
@@ -622,32 +681,45 @@ class PostgresDataPlane:
             if now - last < timeout:
                 continue
             if any(
-                op.status in records.RUNNING_STATUSES
+                op.status in records.RUNNING_STATUSES and op.intent != operations.OBSERVED
                 for op in self.store.operations.in_project(endpoint.project_id)
             ):
                 continue
-            self._mark_idle(endpoint)
-        for branch_id, runtime in list(self._runtimes.items()):
-            cluster = runtime.cluster
-            if cluster is None or not cluster.running:
-                continue
-            if runtime.dirty:
-                runtime.dirty = bool(runtime.leases)
-                with contextlib.suppress(Exception):
-                    await self._measure(branch_id, cluster)
-            if runtime.leases:
-                continue
-            branch = self._branch(branch_id)
-            wanted = (
-                branch is not None
-                and not branch.deleted
-                and any(
-                    e.current_state == "active"
-                    for e in lookups.branch_endpoints(self.store, branch)
+            suspensions.append(
+                operations.begin_observed(
+                    self.store,
+                    endpoint.project_id,
+                    "suspend_compute",
+                    branch_id=endpoint.branch_id,
+                    endpoint_id=endpoint.id,
                 )
             )
-            if not wanted:
-                await self._stop_cluster(branch_id, unless_used=True)
+            self._mark_idle(endpoint)
+        try:
+            for branch_id, runtime in list(self._runtimes.items()):
+                cluster = runtime.cluster
+                if cluster is None or not cluster.running:
+                    continue
+                if runtime.dirty:
+                    runtime.dirty = bool(runtime.leases)
+                    with contextlib.suppress(Exception):
+                        await self._measure(branch_id, cluster)
+                if runtime.leases:
+                    continue
+                branch = self._branch(branch_id)
+                wanted = (
+                    branch is not None
+                    and not branch.deleted
+                    and any(
+                        e.current_state == "active"
+                        for e in lookups.branch_endpoints(self.store, branch)
+                    )
+                )
+                if not wanted:
+                    await self._stop_cluster(branch_id, unless_used=True)
+        finally:
+            for op in suspensions:
+                operations.finish(self.store, op)
 
 
 def _read_port(path: Path) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,55 @@ def test_a_suspended_endpoint_wakes_on_the_next_connection(
     assert woken["started_at"] >= suspended["suspended_at"]
 
 
+def compute_operations(api: httpx.Client, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The endpoint's start/suspend operations, oldest first (the API lists newest first)."""
+    project_id, endpoint_id = body["project"]["id"], body["endpoints"][0]["id"]
+    listed = api.get(f"/projects/{project_id}/operations", params={"limit": 1000})
+    return [
+        op
+        for op in reversed(listed.json()["operations"])
+        if op.get("endpoint_id") == endpoint_id
+        and op["action"] in ("start_compute", "suspend_compute")
+    ]
+
+
+def test_waking_on_connect_is_a_start_compute_operation_finished_when_the_query_runs(
+    api: httpx.Client, new_project: Callable[..., dict[str, Any]], wait: Any, sql: Sql
+) -> None:
+    body = new_project()
+    project_id, endpoint_id = body["project"]["id"], body["endpoints"][0]["id"]
+    uri = body["connection_uris"][0]["connection_uri"]
+    api.post(f"/projects/{project_id}/endpoints/{endpoint_id}/suspend").raise_for_status()
+    wait(project_id)
+    before = {op["id"] for op in compute_operations(api, body)}
+
+    assert sql(uri, "SELECT 1") == [(1,)]
+
+    new = [op for op in compute_operations(api, body) if op["id"] not in before]
+    assert [(op["action"], op["status"]) for op in new] == [("start_compute", "finished")]
+    assert new[0]["branch_id"] == body["branch"]["id"]
+    assert new[0]["total_duration_ms"] >= 200  # it spans the cold start (0.2 s here)
+    assert endpoint_of(api, body)["current_state"] == "active"
+
+
+def test_connections_arriving_together_share_one_wake(
+    api: httpx.Client, new_project: Callable[..., dict[str, Any]], wait: Any, sql: Sql
+) -> None:
+    body = new_project()
+    project_id, endpoint_id = body["project"]["id"], body["endpoints"][0]["id"]
+    uri = body["connection_uris"][0]["connection_uri"]
+    api.post(f"/projects/{project_id}/endpoints/{endpoint_id}/suspend").raise_for_status()
+    wait(project_id)
+    before = {op["id"] for op in compute_operations(api, body)}
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: sql(uri, "SELECT 1"), range(4)))
+
+    assert results == [[(1,)]] * 4
+    new = [op for op in compute_operations(api, body) if op["id"] not in before]
+    assert [op["action"] for op in new] == ["start_compute"]
+
+
 def test_an_idle_endpoint_suspends_after_its_timeout_and_its_server_stops(
     api: httpx.Client,
     new_project: Callable[..., dict[str, Any]],
@@ -71,6 +121,29 @@ def test_an_idle_endpoint_suspends_after_its_timeout_and_its_server_stops(
 
     assert sql(uri, "SELECT 1") == [(1,)]
     assert endpoint_of(api, body)["current_state"] == "active"
+
+
+def test_idle_suspension_is_a_suspend_compute_operation_finished_once_the_server_stopped(
+    api: httpx.Client,
+    new_project: Callable[..., dict[str, Any]],
+    sql: Sql,
+    servers: Servers,
+    pg_emulator: Any,
+) -> None:
+    body = new_project()
+    branch_id = body["branch"]["id"]
+    sql(body["connection_uris"][0]["connection_uri"], "SELECT 1")
+
+    def suspension() -> dict[str, Any] | None:
+        found = [op for op in compute_operations(api, body) if op["action"] == "suspend_compute"]
+        return found[-1] if found else None
+
+    eventually(lambda: (op := suspension()) is not None and op["status"] == "finished")
+
+    assert not any(branch_id in line for line in servers(pg_emulator.state_dir))
+    assert endpoint_of(api, body)["current_state"] == "idle"
+    actions = [op["action"] for op in compute_operations(api, body)]
+    assert actions == ["start_compute", "suspend_compute"]  # created, then idle: no wake since
 
 
 def test_an_open_connection_keeps_the_compute_awake(
