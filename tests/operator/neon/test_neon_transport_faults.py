@@ -275,3 +275,31 @@ def _project_create() -> Any:
     from neon_operator.neon import ProjectCreate
 
     return ProjectCreate(name="app")
+
+
+async def test_pending_operations_missing_from_the_list_are_fetched_one_by_one() -> None:
+    """Several operations of one project are polled with one list call; one that the list
+    does not hold (pushed off its first page by other operations, which a test server cannot
+    be made to do on cue) is fetched alone."""
+    listed = {**op("finished"), "id": "00000000-0000-4000-8000-000000000001"}
+    missing = {**op("finished"), "id": "00000000-0000-4000-8000-000000000002"}
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path.endswith("/operations"):
+            return httpx.Response(200, json={"operations": [listed]})
+        return httpx.Response(200, json={"operation": missing})
+
+    pending = [
+        Operation.model_validate({**listed, "status": "running"}),
+        Operation.model_validate({**missing, "status": "running"}),
+    ]
+    async with make_client(handler, Sleeps()) as client:
+        done = await client.wait_for_operations(pending)
+
+    assert [o.status for o in done] == ["finished", "finished"]
+    assert seen == [
+        "/api/v2/projects/cold-bonus-61650555/operations",
+        f"/api/v2/projects/cold-bonus-61650555/operations/{missing['id']}",
+    ]
