@@ -235,3 +235,33 @@ def test_a_cross_namespace_reference_cannot_even_be_expressed(apps, branches) ->
 
     assert refused.value.status == 400
     assert 'unknown field \\"spec.appDatabaseRef.namespace' in refused.value.body
+
+
+def test_deleting_a_branch_with_children_waits_until_they_are_gone(apps, branches, neon) -> None:
+    apps.create("tree", {})
+    apps.wait_condition("tree", "True")
+    branches.create("trunk", {"appDatabaseRef": {"name": "tree"}, "compute": {"type": "None"}})
+    trunk = branches.wait_condition("trunk", "True", "BranchReady")["status"]
+    branches.create(
+        "twig",
+        {
+            "appDatabaseRef": {"name": "tree"},
+            "parentBranchRef": {"name": "trunk"},
+            "compute": {"type": "None"},
+        },
+    )
+    twig = branches.wait_condition("twig", "True", "BranchReady")["status"]
+
+    branches.delete("trunk")
+    waiting = branches.wait_condition("trunk", "False", "BranchHasChildren")
+
+    assert waiting["metadata"]["deletionTimestamp"]
+    assert "delete those NeonBranches" in ready(waiting)["message"]  # type: ignore[index]
+    assert neon_branch(neon, trunk["projectId"], trunk["branchId"]) is not None
+
+    branches.delete("twig")
+    branches.wait("twig", lambda obj: obj is None, "deleted")
+    branches.wait("trunk", lambda obj: obj is None, "deleted")
+
+    assert neon_branch(neon, trunk["projectId"], trunk["branchId"]) is None
+    assert neon_branch(neon, twig["projectId"], twig["branchId"]) is None

@@ -202,6 +202,44 @@ def test_a_staged_restore_is_inspectable_read_only_until_finalized(apps, kinds, 
     assert computes[0]["branch_id"] == staged["restoredBranchId"]
 
 
+def test_a_restore_onto_a_neon_branch_rolls_back_that_branch_only(apps, kinds, data, neon) -> None:
+    app = new_app(kinds, "tool")
+    data.sql("tool-neon", "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
+    kinds["snapshot"].create("base", {"appDatabaseRef": {"name": "tool"}})
+    kinds["snapshot"].wait_ready("base")
+    data.sql("tool-neon", "INSERT INTO t VALUES (2)")
+    kinds["branch"].create("agent", {"appDatabaseRef": {"name": "tool"}})
+    before = kinds["branch"].wait_ready("agent")["status"]
+    data.sql("agent-neon", "INSERT INTO t VALUES (100)")
+    secret_before = apps.secret("agent-neon")
+
+    kinds["restore"].create(
+        "agent-undo",
+        {
+            "snapshotRef": {"name": "base"},
+            "targetBranchRef": {"name": "agent"},
+            "oldBranchPolicy": "Delete",
+        },
+    )
+    done = kinds["restore"].wait_ready("agent-undo", "True", "Restored")["status"]
+
+    assert done["target"] == "NeonBranch/agent"
+    assert done["targetBranchId"] == before["branchId"]
+    assert done["oldBranchDeleted"] is True
+    assert data.values("agent-neon") == [1]
+    assert apps.secret("agent-neon") == secret_before
+    assert data.values("tool-neon") == [1, 2]
+    deadline = time.monotonic() + TIMEOUT
+    while kinds["branch"].get("agent")["status"]["branchId"] != done["restoredBranchId"]:  # type: ignore[index]
+        assert time.monotonic() < deadline, "the NeonBranch never tracked the new branch id"
+        time.sleep(0.25)
+    after = kinds["branch"].wait_ready("agent")["status"]
+    assert after["endpointId"] == before["endpointId"]
+    assert kinds["app"].get("tool")["status"]["defaultBranchId"] == app["defaultBranchId"]  # type: ignore[index]
+    old = neon.http.get(f"/projects/{app['projectId']}/branches/{before['branchId']}")
+    assert old.status_code == 404
+
+
 def test_a_pitr_branch_between_two_writes_sees_exactly_the_first(apps, kinds, data, neon) -> None:
     new_app(kinds, "history")
     data.sql("history-neon", "CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
