@@ -336,6 +336,11 @@ def test_api_calls_per_operation_stay_within_budget(apps, kinds, operator) -> No
         assert time.monotonic() < deadline
         time.sleep(0.25)
     step("NeonBranch delete")
+    apps.objects.delete_namespaced_custom_object(*kinds["snapshot"].args, "counted-snap")
+    while kinds["snapshot"].get("counted-snap") is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.25)
+    step("NeonSnapshot delete (also what a schedule's expiry costs)")
 
     for name, calls in steps.items():
         total = int(sum(calls.values()))
