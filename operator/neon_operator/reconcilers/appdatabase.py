@@ -207,7 +207,7 @@ async def _resync_secret(ctx: Context, db: NeonAppDatabase, report: AppReport) -
     if password is None:
         account = await ctx.accounts.get(db.spec.config_ref.name)
         password = await _reveal_password(account.client, db, status.project_id, status)
-    await _write_secret(ctx, report, desired, password, current)
+    await connection_secret.write(ctx.kube, report, desired, password, current)
 
 
 # -- the whole thing ----------------------------------------------------------------------
@@ -263,7 +263,7 @@ async def _converge(ctx: Context, db: NeonAppDatabase, report: AppReport) -> Non
         password = connection_secret.known_password(current) or await _reveal_password(
             client, db, project.id, report.status
         )
-    await _write_secret(ctx, report, desired, password, current)
+    await connection_secret.write(ctx.kube, report, desired, password, current)
     await _drop_renamed_secret(ctx, db, desired.name)
 
     report.ready(
@@ -416,7 +416,7 @@ async def _create(
     await report.flush()  # the id is safe in status before anything else can fail
     await report.event("Normal", "ProjectCreated", f"created Neon project {project.id}")
     desired = _desired_secret(db, host=project.address, endpoint_id=endpoint.id)
-    await _write_secret(ctx, report, desired, project.password, None)
+    await connection_secret.write(ctx.kube, report, desired, project.password, None)
     await client.wait_for_operations(created.operations)
     return project
 
@@ -568,34 +568,14 @@ async def _reveal_password(
 def _desired_secret(
     db: NeonAppDatabase, *, host: str, endpoint_id: str
 ) -> connection_secret.Desired:
-    settings = db.spec.connection_secret
-    return connection_secret.Desired(
-        namespace=db.metadata.namespace or "default",
-        name=settings.secret_name(db.metadata.name),
+    return connection_secret.desired(
+        db.spec.connection_secret,
         owner=object_ref(db),
         host=host,
         endpoint_id=endpoint_id,
         user=db.spec.branch.role_name,
         database=db.spec.branch.database_name,
-        key_prefix=settings.key_prefix,
-        labels=dict(settings.labels),
-        annotations=dict(settings.annotations),
     )
-
-
-async def _write_secret(
-    ctx: Context,
-    report: AppReport,
-    desired: connection_secret.Desired,
-    password: str,
-    current: kube.SecretState | None,
-) -> None:
-    outcome = await connection_secret.ensure(ctx.kube, desired, password=password, current=current)
-    report.update(secret_name=desired.name)
-    if outcome.action == "repaired":
-        await report.event("Normal", "SecretRepaired", f"Secret {desired.name} rewritten")
-    elif outcome.action == "created":
-        await report.event("Normal", "SecretWritten", f"Secret {desired.name} written")
 
 
 async def _drop_renamed_secret(ctx: Context, db: NeonAppDatabase, name: str) -> None:

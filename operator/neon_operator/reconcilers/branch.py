@@ -233,7 +233,7 @@ async def _converge(
         or connection_secret.known_password(current)
         or await _reveal_password(client, app, project_id, branch.id)
     )
-    await _write_secret(ctx, report, desired, password, current)
+    await connection_secret.write(ctx.kube, report, desired, password, current)
     report.ready(
         "True",
         "BranchReady",
@@ -423,34 +423,14 @@ async def _reveal_password(
 def _desired_secret(
     br: NeonBranch, app: NeonAppDatabase, endpoint: neon.Endpoint, address: str
 ) -> connection_secret.Desired:
-    settings = br.spec.connection_secret
-    return connection_secret.Desired(
-        namespace=_namespace(br),
-        name=settings.secret_name(br.metadata.name),
+    return connection_secret.desired(
+        br.spec.connection_secret,
         owner=object_ref(br),
         host=address,
         endpoint_id=endpoint.id,
         user=app.spec.branch.role_name,
         database=app.spec.branch.database_name,
-        key_prefix=settings.key_prefix,
-        labels=dict(settings.labels),
-        annotations=dict(settings.annotations),
     )
-
-
-async def _write_secret(
-    ctx: Context,
-    report: BranchReport,
-    desired: connection_secret.Desired,
-    password: str,
-    current: kube.SecretState | None,
-) -> None:
-    outcome = await connection_secret.ensure(ctx.kube, desired, password=password, current=current)
-    report.update(secret_name=desired.name)
-    if outcome.action == "repaired":
-        await report.event("Normal", "SecretRepaired", f"Secret {desired.name} rewritten")
-    elif outcome.action == "created":
-        await report.event("Normal", "SecretWritten", f"Secret {desired.name} written")
 
 
 async def _resync_secret(ctx: Context, br: NeonBranch, report: BranchReport) -> None:
@@ -490,7 +470,7 @@ async def _resync_secret(ctx: Context, br: NeonBranch, report: BranchReport) -> 
             client = await dependents.account_client(ctx, status.config_name or "default")
             assert status.branch_id is not None
             password = await _reveal_password(client, app, status.project_id, status.branch_id)
-    await _write_secret(ctx, report, desired, password, current)
+    await connection_secret.write(ctx.kube, report, desired, password, current)
     await report.flush()
 
 

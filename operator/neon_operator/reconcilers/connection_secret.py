@@ -12,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import urllib.parse
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from neon_operator import connection, kube, neon
+from neon_operator.models.appdatabase import ConnectionSecretSpec
+from neon_operator.reconcilers.reporting import Report
 from neon_operator.settings import PREFIX
 
 __all__ = [
@@ -24,8 +26,10 @@ __all__ = [
     "Outcome",
     "address",
     "address_in",
+    "desired",
     "ensure",
     "known_password",
+    "write",
 ]
 
 FINGERPRINT: Final = f"{PREFIX}/data-fingerprint"
@@ -65,6 +69,31 @@ class Desired:
             FINGERPRINT: connection.fingerprint(data),
         }
         return data, labels, annotations
+
+
+def desired(
+    settings: ConnectionSecretSpec,
+    *,
+    owner: kube.ObjectRef,
+    host: str,
+    endpoint_id: str,
+    user: str,
+    database: str,
+) -> Desired:
+    """What ``owner``'s Secret should be, per its ``connectionSecret`` settings (the Secret
+    lives in the owner's namespace, named after it unless the settings name it)."""
+    return Desired(
+        namespace=owner.namespace or "default",
+        name=settings.secret_name(owner.name),
+        owner=owner,
+        host=host,
+        endpoint_id=endpoint_id,
+        user=user,
+        database=database,
+        key_prefix=settings.key_prefix,
+        labels=dict(settings.labels),
+        annotations=dict(settings.annotations),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,3 +177,19 @@ async def ensure(
         owner=desired.owner,
     )
     return Outcome("created" if current is None else "repaired")
+
+
+async def write(
+    kube_api: kube.Kube,
+    report: Report[Any],
+    desired: Desired,
+    password: str,
+    current: kube.SecretState | None,
+) -> None:
+    """:func:`ensure` the Secret, record its name in status and tell what changed (an Event)."""
+    outcome = await ensure(kube_api, desired, password=password, current=current)
+    report.update(secret_name=desired.name)
+    if outcome.action == "repaired":
+        await report.event("Normal", "SecretRepaired", f"Secret {desired.name} rewritten")
+    elif outcome.action == "created":
+        await report.event("Normal", "SecretWritten", f"Secret {desired.name} written")

@@ -256,17 +256,13 @@ async def _inspectable(
         report.update(inspect_endpoint_id=endpoint_id, inspect_host=host)
         await report.flush()
     settings = restore.spec.inspect_secret
-    desired = connection_secret.Desired(
-        namespace=_namespace(restore),
-        name=settings.secret_name(restore.metadata.name),
+    desired = connection_secret.desired(
+        settings,
         owner=object_ref(restore),
         host=host,
         endpoint_id=endpoint_id,
         user=role,
         database=database,
-        key_prefix=settings.key_prefix,
-        labels=dict(settings.labels),
-        annotations=dict(settings.annotations),
     )
     current = await ctx.kube.read_secret(desired.namespace, desired.name)
     password = connection_secret.known_password(current) or await _restored_password(
