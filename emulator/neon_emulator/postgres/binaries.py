@@ -40,6 +40,15 @@ class Binaries:
     def path(self, program: str) -> str:
         return str(self.bindir / program)
 
+    def require(self, *programs: str) -> None:
+        """Raise :class:`MissingBinaries` unless every program is in :attr:`bindir`."""
+        missing = [program for program in programs if not (self.bindir / program).exists()]
+        if missing:
+            raise MissingBinaries(
+                f"{', '.join(missing)} not found in {self.bindir} (install the PostgreSQL client "
+                "programs of the same version)"
+            )
+
 
 def _candidates() -> list[Path]:
     override = os.environ.get("NEON_EMULATOR_PG_BINDIR")

@@ -361,6 +361,70 @@ class Cluster:
         )
         return lsn
 
+    async def database_names(self) -> set[str]:
+        async with await self.connect() as conn:
+            rows = await (
+                await conn.execute("SELECT datname FROM pg_database WHERE datallowconn")
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
+    async def dump_schema(self, dbname: str, target: Path) -> None:
+        """``pg_dump --schema-only`` of ``dbname`` into the SQL file ``target`` (its directory
+        must belong to the server user). Publications and subscriptions are left out: a
+        schema-only copy must not start replicating."""
+        assert self.port is not None
+        await self.server.run(
+            self.server.binaries.path("pg_dump"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            ADMIN_ROLE,
+            "--schema-only",
+            "--no-publications",
+            "--no-subscriptions",
+            "-f",
+            target.name,
+            dbname,
+            env={"PGPASSWORD": self.server.admin_password},
+            cwd=target.parent,
+        )
+
+    async def run_script(self, dbname: str, script: Path) -> str:
+        """Run an SQL file with ``psql`` as the admin role; statements that fail are skipped
+        (e.g. a grant to a role that exists only where the script came from). Returns the
+        errors ``psql`` reported."""
+        assert self.port is not None
+        process = await asyncio.create_subprocess_exec(
+            self.server.binaries.path("psql"),
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=0",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            ADMIN_ROLE,
+            "-d",
+            dbname,
+            "-f",
+            script.name,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "LC_ALL": "C", "PGPASSWORD": self.server.admin_password},
+            user=self.server.user.uid,
+            group=self.server.user.gid,
+            extra_groups=[] if self.server.user.switches else None,
+            cwd=str(script.parent),
+        )
+        _, err = await process.communicate()
+        if process.returncode != 0:
+            raise ClusterError(f"psql failed: {err.decode(errors='replace').strip()}")
+        return err.decode(errors="replace").strip()
+
     async def seal_history(self) -> None:
         """Make the archive cover everything committed so far, with one commit after it.
 

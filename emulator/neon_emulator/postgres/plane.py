@@ -525,15 +525,70 @@ class PostgresDataPlane:
             server = await self.server()
             await branches.adopt_seed(server, seed, files.seed)
             return
-        if source_kind != "branch" or subject.get("schema_only"):
+        if source_kind != "branch":
             return
         source = self._branch(str(subject.get("source_branch_id")))
         if source is None:
+            return
+        if subject.get("schema_only"):
+            await self._copy_schema(source, self._point(source, subject), branch)
             return
         lsn = await self._capture(source, self._point(source, subject), files.seed)
         if lsn is not None and branch.parent_id is not None and not subject.get("copy"):
             branch.parent_lsn = lsn
             self.store.branches.put(branch)
+
+    async def _copy_schema(
+        self, source: records.Branch, point: Point, branch: records.Branch
+    ) -> None:
+        """``init_source: schema-only``: the new root branch gets the source's schema as of
+        ``point`` and no rows.
+
+        The source's data at that point is captured into a scratch seed (as for a child branch),
+        a copy of it is served by a temporary server for ``pg_dump --schema-only`` of each of
+        the branch's databases, then the branch's own cluster (from the template, with its roles
+        and databases) runs the dumps and stops again. Its endpoints start it on first
+        connection. (The operation holds the project's lock: nothing renames a database
+        meanwhile.)
+        """
+        server = await self.server()
+        server.binaries.require("pg_dump", "psql")
+        files = self._files(branch)
+        server.mkdir(files.directory)
+        dumps = server.mkdir(files.directory / "schema")
+        scratch = SeedDir(files.directory / ".schema-source", self.settings.root / "template")
+        wanted = {d.id: d.name for d in lookups.branch_databases(self.store, branch)}
+        dumped: dict[int, Path] = {}
+        try:
+            await self._capture(source, point, scratch)
+            if scratch.own.exists():  # else the source never held more than the template
+                # a real copy: a captured seed may share its files (hard links) with the source's
+                data = scratch.directory / "data"
+                await server.copy(scratch.own, data)
+                temporary = Cluster(server, data, archive=None, log=dumps / "source.log")
+                await temporary.start()
+                try:
+                    present = await temporary.database_names()
+                    for database_id, name in wanted.items():
+                        if name in present:
+                            dumped[database_id] = dumps / f"{database_id}.sql"
+                            await temporary.dump_schema(name, dumped[database_id])
+                finally:
+                    await temporary.stop()
+            if not dumped:
+                return
+            runtime = self._runtime(branch.id)
+            async with runtime.lock:
+                cluster = await self._ensure_running_locked(branch, runtime)
+                for database_id, script in dumped.items():
+                    errors = await cluster.run_script(wanted[database_id], script)
+                    if errors:
+                        logger.warning("schema copy into %s: %s", branch.id, errors)
+                if not runtime.leases:
+                    await self._stop_locked(branch.id, runtime)
+        finally:
+            clusters.remove_tree(scratch.directory)
+            clusters.remove_tree(dumps)
 
     async def _on_restore_branch(self, op: records.Operation) -> None:
         target = self._branch(op.branch_id)

@@ -121,3 +121,46 @@ def test_parent_lsn_between_two_writes_returns_the_data_at_that_lsn(
 
     assert values(sql, past_uri) == [1]
     assert response.json()["branch"]["parent_lsn"] == lsn
+
+
+def test_a_schema_only_branch_has_the_parents_tables_and_none_of_its_rows(
+    api: httpx.Client, new_project: Callable[..., dict[str, Any]], wait: Any, sql: Sql
+) -> None:
+    body = new_project()
+    project_id = body["project"]["id"]
+    main = body["connection_uris"][0]["connection_uri"]
+    sql(
+        main,
+        "CREATE TABLE t (x int PRIMARY KEY, label text NOT NULL);"
+        "CREATE INDEX t_label ON t (label);"
+        "INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 100) g",
+    )
+
+    created, uri = branch_uri(api, project_id, wait, name="schema", init_source="schema-only")
+
+    assert sql(uri, "SELECT count(*) FROM t") == [(0,)]
+    assert sql(uri, "SELECT indexname FROM pg_indexes WHERE tablename = 't' ORDER BY 1") == [
+        ("t_label",),
+        ("t_pkey",),
+    ]
+    assert sql(uri, "SELECT tableowner FROM pg_tables WHERE tablename = 't'") == [("neondb_owner",)]
+    sql(uri, "INSERT INTO t VALUES (1, 'only here')")
+    assert sql(main, "SELECT count(*) FROM t") == [(100,)]
+    assert created["branch"]["init_source"] == "schema-only"
+    assert "parent_id" not in created["branch"]
+
+
+def test_a_schema_only_copy_of_a_branch_nobody_connected_to_leaves_its_rows_alone(
+    api: httpx.Client, new_project: Callable[..., dict[str, Any]], wait: Any, sql: Sql
+) -> None:
+    body = new_project()
+    project_id = body["project"]["id"]
+    sql(body["connection_uris"][0]["connection_uri"], "CREATE TABLE t AS SELECT 1 AS x")
+    child, child_uri = branch_uri(api, project_id, wait, name="untouched")
+
+    _, uri = branch_uri(
+        api, project_id, wait, parent_id=child["branch"]["id"], init_source="schema-only"
+    )
+
+    assert sql(uri, "SELECT count(*) FROM t") == [(0,)]
+    assert values(sql, child_uri) == [1]
