@@ -16,6 +16,11 @@ All of them serve the control plane only (``--no-postgres``) unless told otherwi
 * ``project`` -- a fresh project in the paid organization whose operations have finished.
 * ``create_project`` / ``wait_for_operations`` -- helpers (as fixtures: test modules here are not
   importable packages).
+* ``servers`` -- ``servers(directory)``: command lines of the ``postgres`` servers running
+  clusters under ``directory``.
+
+When the session ends, no PostgreSQL server started under its temporary directory may still run
+(``no_server_outlives_the_session``): a leaked cluster fails the run.
 """
 
 from __future__ import annotations
@@ -144,6 +149,43 @@ def _create_project(api: httpx.Client, org_id: str, **fields: Any) -> dict[str, 
     body: dict[str, Any] = response.json()
     _wait_for_operations(api, body["project"]["id"])
     return body
+
+
+def postgres_processes(directory: Path) -> list[str]:
+    """Command lines of running ``postgres`` servers whose data lives under ``directory`` (a
+    server's children rename themselves; they die with it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        line = " ".join(a.decode(errors="replace") for a in argv)
+        if (
+            os.path.basename(argv[0].decode(errors="replace")) == "postgres"
+            and str(directory) in line
+        ):
+            found.append(line)
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Torn down last: every emulator of the session has stopped, so every server it started
+    must be gone (servers stop with the emulator, or die with it)."""
+    yield
+    base = tmp_path_factory.getbasetemp()
+    deadline = time.monotonic() + 20
+    while (leaked := postgres_processes(base)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not leaked, "PostgreSQL servers outlived the test session:\n" + "\n".join(leaked)
+
+
+@pytest.fixture
+def servers() -> Callable[[Path], list[str]]:
+    return postgres_processes
 
 
 WaitForOperations = Callable[..., None]

@@ -10,8 +10,9 @@ Fixtures:
 * ``wait`` -- ``wait(project_id)``: until no operation is in flight (fails on a failed one).
 * ``sql`` -- ``sql(uri, text)`` runs SQL over psycopg and returns the rows.
 * ``own_pg_emulator`` -- a fresh one for tests that stop or restart it.
-* ``servers`` -- ``servers(state_dir)``: command lines of the ``postgres`` processes running
-  clusters under ``state_dir``.
+
+(``servers`` -- the ``postgres`` servers running clusters under a directory -- comes from
+``tests/emulator/conftest.py``.)
 
 (Helpers are fixtures because test directories here are not importable packages.)
 """
@@ -88,25 +89,6 @@ class PgEmulator:
         )
 
 
-def postgres_processes(state_dir: Path) -> list[str]:
-    """Command lines of running ``postgres`` servers whose data lives under ``state_dir``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        line = " ".join(a.decode(errors="replace") for a in argv)
-        if (
-            os.path.basename(argv[0].decode(errors="replace")) == "postgres"
-            and str(state_dir) in line
-        ):
-            found.append(line)
-    return found
-
-
 def wait_for_operations(api: httpx.Client, project_id: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -166,11 +148,6 @@ def new_project(api: httpx.Client, org: str) -> Callable[..., dict[str, Any]]:
 @pytest.fixture(name="sql")
 def sql_fixture() -> Callable[[str, str], list[tuple[Any, ...]]]:
     return sql
-
-
-@pytest.fixture
-def servers() -> Callable[[Path], list[str]]:
-    return postgres_processes
 
 
 @pytest.fixture
