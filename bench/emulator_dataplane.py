@@ -8,12 +8,15 @@ off) and times, over HTTP and TCP (psycopg):
 * branch (with an endpoint) of a parent holding data → first query on the branch;
 * branch at a ``parent_timestamp`` (real point-in-time recovery) → first query;
 * snapshot restore with ``finalize_restore`` → the restored rows readable through the old URI;
+* ``init_source: schema-only`` branch of a parent holding data → first query;
 * suspended endpoint → first query (wake, with the configured ``--cold-start-delay``);
-* creating projects nobody connects to (laziness: what a control-plane benchmark pays).
+* creating projects nobody connects to (laziness: what a control-plane benchmark pays);
+* memory of N idle clusters (connected once, then left running without connections): the
+  proportional set size (PSS, shared pages split between sharers) of their servers' processes.
 
 Prints a Markdown table and writes it to ``bench/results/emulator_dataplane.md``.
 
-    python bench/emulator_dataplane.py [--rounds 5] [--cold-start-delay 0.3]
+    python bench/emulator_dataplane.py [--rounds 5] [--cold-start-delay 0.3] [--idle-clusters 10]
 """
 
 from __future__ import annotations
@@ -64,7 +67,69 @@ def branch(api: httpx.Client, project_id: str, **fields: Any) -> str:
     return str(response.json()["connection_uris"][0]["connection_uri"])
 
 
-def run(rounds: int, cold_start: float) -> dict[str, list[float]]:
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid → (parent pid, command line) of every process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        found[int(entry.name)] = (parent, " ".join(a.decode(errors="replace") for a in argv))
+    return found
+
+
+def _pss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def server_memory(state: Path) -> tuple[int, int, int]:
+    """(servers, processes, PSS bytes) of the PostgreSQL servers whose data is under ``state``
+    (a postmaster's children rename themselves, so they are found by parent)."""
+    processes = _processes()
+    postmasters = {
+        pid
+        for pid, (_, line) in processes.items()
+        if os.path.basename(line.split(" ", 1)[0]) == "postgres" and str(state) in line
+    }
+    members = postmasters | {pid for pid, (ppid, _) in processes.items() if ppid in postmasters}
+    return len(postmasters), len(members), sum(_pss_bytes(pid) for pid in members)
+
+
+def idle_clusters(api: httpx.Client, org: str, state: Path, count: int) -> dict[str, str]:
+    """Start ``count`` clusters (one query each, computes that never suspend), measure them."""
+    never = {"suspend_timeout_seconds": -1}
+    before = server_memory(state)
+    for _ in range(count):
+        body = api.post(
+            "/projects", json={"project": {"org_id": org, "default_endpoint_settings": never}}
+        ).json()
+        wait(api, body["project"]["id"])
+        query(body["connection_uris"][0]["connection_uri"], "SELECT 1")
+    time.sleep(2)  # let the servers settle (checkpointer, autovacuum launcher)
+    servers, processes, pss = server_memory(state)
+    servers -= before[0]
+    processes -= before[1]
+    pss -= before[2]
+    mib = 1024 * 1024
+    return {
+        f"{count} idle clusters: servers / processes": f"{servers} / {processes}",
+        f"{count} idle clusters: PSS total": f"{pss / mib:.0f} MiB",
+        f"{count} idle clusters: PSS per cluster": f"{pss / max(servers, 1) / mib:.1f} MiB",
+    }
+
+
+def run(rounds: int, cold_start: float, idle: int) -> tuple[dict[str, list[float]], dict[str, str]]:
     state = Path(tempfile.mkdtemp(prefix="neon-bench-dataplane-")) / "state"
     args = [sys.executable, "-m", "neon_emulator", "serve", "--port", "0"]
     args += ["--state-dir", str(state), "--postgres", "--operation-latency", "0.05"]
@@ -72,6 +137,7 @@ def run(rounds: int, cold_start: float) -> dict[str, list[float]]:
     args += ["--cold-start-delay", str(cold_start)]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     timings: dict[str, list[float]] = {}
+    facts: dict[str, str] = {}
 
     def note(name: str, seconds: float) -> None:
         timings.setdefault(name, []).append(seconds)
@@ -129,6 +195,11 @@ def run(rounds: int, cold_start: float) -> dict[str, list[float]]:
                     time.perf_counter() - started,
                 )
 
+                started = time.perf_counter()
+                schema = branch(api, project_id, init_source="schema-only")
+                assert query(schema, "SELECT count(*) FROM t") == [(0,)]
+                note("schema-only branch → first query", time.perf_counter() - started)
+
                 api.post(f"/projects/{project_id}/endpoints/{endpoint_id}/suspend")
                 wait(api, project_id)
                 started = time.perf_counter()
@@ -136,6 +207,8 @@ def run(rounds: int, cold_start: float) -> dict[str, list[float]]:
                 note("suspended endpoint → first query (wake)", time.perf_counter() - started)
                 api.delete(f"/projects/{project_id}")
 
+            data_dirs = (state / "postgres" / "projects").glob("*/branches/*/data")
+            before = len(list(data_dirs))
             started = time.perf_counter()
             for _ in range(200):
                 api.post("/projects", json={"project": {"org_id": org}}).raise_for_status()
@@ -143,15 +216,20 @@ def run(rounds: int, cold_start: float) -> dict[str, list[float]]:
                 "create project, never connected (per project)",
                 (time.perf_counter() - started) / 200,
             )
-            clusters = list((state / "postgres" / "projects").glob("*/branches/*/data"))
-            note("clusters on disk after 200 unconnected projects", float(len(clusters)))
+            data_dirs = (state / "postgres" / "projects").glob("*/branches/*/data")
+            facts["clusters made for 200 projects never connected to"] = str(
+                len(list(data_dirs)) - before
+            )
+            facts.update(idle_clusters(api, org, state, idle))
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
-    return timings
+    return timings, facts
 
 
-def table(timings: dict[str, list[float]], rounds: int, cold_start: float) -> str:
+def table(
+    timings: dict[str, list[float]], facts: dict[str, str], rounds: int, cold_start: float
+) -> str:
     lines = [
         "# Emulator data plane: time to data",
         "",
@@ -163,11 +241,10 @@ def table(timings: dict[str, list[float]], rounds: int, cold_start: float) -> st
         "|---|---|---|",
     ]
     for name, values in timings.items():
-        if name.startswith("clusters"):
-            lines.append(f"| {name} | {values[0]:.0f} | |")
-        else:
-            median, worst = statistics.median(values) * 1000, max(values) * 1000
-            lines.append(f"| {name} | {median:.0f} ms | {worst:.0f} ms |")
+        median, worst = statistics.median(values) * 1000, max(values) * 1000
+        lines.append(f"| {name} | {median:.0f} ms | {worst:.0f} ms |")
+    lines += ["", "| resources | value |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in facts.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -175,8 +252,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cold-start-delay", type=float, default=0.3)
+    parser.add_argument("--idle-clusters", type=int, default=10)
     args = parser.parse_args()
-    text = table(run(args.rounds, args.cold_start_delay), args.rounds, args.cold_start_delay)
+    timings, facts = run(args.rounds, args.cold_start_delay, args.idle_clusters)
+    text = table(timings, facts, args.rounds, args.cold_start_delay)
     print(text)
     RESULTS.write_text(text)
 
