@@ -45,7 +45,7 @@ from neon_operator.reconcilers import connection_secret
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
-__all__ = ["KIND", "PLURAL", "delete", "object_ref", "object_ref_of", "project_name", "reconcile"]
+__all__ = ["KIND", "PLURAL", "delete", "object_ref", "project_name", "reconcile"]
 
 PLURAL: Final = "neonappdatabases"
 DEFAULT_TRANSIENT_DELAY: Final = 10.0
@@ -84,11 +84,6 @@ def object_ref(db: NeonAppDatabase) -> kube.ObjectRef:
         namespace=db.metadata.namespace,
         uid=db.metadata.uid or "",
     )
-
-
-def object_ref_of(body: dict[str, object]) -> kube.ObjectRef:
-    """:func:`object_ref` of a raw body."""
-    return object_ref(NeonAppDatabase.model_validate(body))
 
 
 def project_name(db: NeonAppDatabase) -> str:

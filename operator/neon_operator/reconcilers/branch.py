@@ -46,7 +46,7 @@ from neon_operator.reconcilers import connection_secret, dependents
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
-__all__ = ["KIND", "PLURAL", "delete", "object_ref", "object_ref_of", "reconcile"]
+__all__ = ["KIND", "PLURAL", "delete", "object_ref", "reconcile"]
 
 PLURAL: Final = "neonbranches"
 WINDOW_HINTS: Final = ("window", "future", "precedes", "ahead of", "retention", "history")
@@ -64,11 +64,6 @@ def object_ref(br: NeonBranch) -> kube.ObjectRef:
         namespace=br.metadata.namespace,
         uid=br.metadata.uid or "",
     )
-
-
-def object_ref_of(body: dict[str, object]) -> kube.ObjectRef:
-    """:func:`object_ref` of a raw body."""
-    return object_ref(NeonBranch.model_validate(body))
 
 
 def branch_name(br: NeonBranch) -> str:
