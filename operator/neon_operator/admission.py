@@ -1,4 +1,6 @@
-"""A ValidatingAdmissionPolicy that refuses a NeonAppDatabase whose tier its NeonConfig lacks.
+"""ValidatingAdmissionPolicies for what one object's CRD schema cannot check by itself.
+
+**Tiers.** A NeonAppDatabase whose tier its NeonConfig lacks is refused.
 
 CRD validation (CEL in the schema) sees one object at a time; whether ``spec.tier`` is a key of
 the named NeonConfig's ``spec.organizations`` needs that second object. A
@@ -8,6 +10,12 @@ selects all of them, and the rule only bites for the one the object names in
 operator's own metadata updates (finalizer removal must work even if a tier was dropped later),
 and lets objects through when no NeonConfig exists (the operator then reports
 ``NeonConfigNotFound``).
+
+**Local references.** NeonBranch, NeonSnapshot, NeonRestore and NeonSnapshotSchedule name
+their parents by name in their own namespace. A reference that names a namespace is refused
+unless it is the object's own: CRD validation rules cannot read ``metadata.namespace``, a policy
+can. (Without the field, a client that does not ask for strict validation would have the
+namespace silently pruned and the reference retargeted to a same-named object.)
 """
 
 from __future__ import annotations
@@ -16,9 +24,16 @@ from typing import Any, Final
 
 import yaml
 
-__all__ = ["POLICY_NAME", "install", "manifests", "render"]
+__all__ = ["LOCAL_REFERENCES_POLICY", "POLICY_NAME", "install", "manifests", "render"]
 
 POLICY_NAME: Final = "neonappdatabase-tier.neon.operator.dev"
+LOCAL_REFERENCES_POLICY: Final = "local-references.neon.operator.dev"
+_REFERENCES: Final = {
+    "appDatabaseRef": ("neonbranches", "neonsnapshots", "neonsnapshotschedules"),
+    "parentBranchRef": ("neonbranches",),
+    "snapshotRef": ("neonrestores",),
+    "targetBranchRef": ("neonrestores",),
+}
 
 _CONFIG = (
     "has(object.spec.configRef) && has(object.spec.configRef.name) "
@@ -28,7 +43,7 @@ _TIER = "has(object.spec.tier) ? object.spec.tier : 'free'"
 
 
 def manifests() -> list[dict[str, Any]]:
-    """The policy and its binding."""
+    """The policies and their bindings."""
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",
@@ -88,6 +103,55 @@ def manifests() -> list[dict[str, Any]]:
             "paramRef": {"selector": {}, "parameterNotFoundAction": "Allow"},
         },
     }
+    return [policy, binding, *_local_references()]
+
+
+def _local_references() -> list[dict[str, Any]]:
+    resources = sorted({plural for plurals in _REFERENCES.values() for plural in plurals})
+    validations = []
+    for field, plurals in _REFERENCES.items():
+        kinds = ", ".join(f"'{plural}'" for plural in plurals)
+        ref = f"object.spec.{field}"
+        validations.append(
+            {
+                "expression": (
+                    f"!(request.resource.resource in [{kinds}]) || !has({ref}) || "
+                    f"!has({ref}.namespace) || {ref}.namespace == object.metadata.namespace"
+                ),
+                "messageExpression": (
+                    f"'spec.{field}.namespace: ' + {ref}.namespace + ' is not this object\\'s "
+                    "namespace ' + object.metadata.namespace + ': references never cross "
+                    "namespaces; leave namespace out and create the object next to what it "
+                    "references'"
+                ),
+                "reason": "Invalid",
+            }
+        )
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": LOCAL_REFERENCES_POLICY},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": ["neon.operator.dev"],
+                        "apiVersions": ["v1alpha1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": resources,
+                    }
+                ]
+            },
+            "validations": validations,
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": LOCAL_REFERENCES_POLICY},
+        "spec": {"policyName": LOCAL_REFERENCES_POLICY, "validationActions": ["Deny"]},
+    }
     return [policy, binding]
 
 
@@ -113,35 +177,35 @@ def render_chart_template() -> str:
 
 
 def install(kubeconfig: str) -> None:
-    """Create or replace the policy and binding."""
+    """Create or replace every policy and binding."""
     from kubernetes import client, config
     from kubernetes.client.rest import ApiException
 
     api = config.new_client_from_config(config_file=kubeconfig)
     try:
         admission = client.AdmissionregistrationV1Api(api)
-        policy, binding = manifests()
-        for body, create, read, replace in (
-            (
-                policy,
+        calls = {
+            "ValidatingAdmissionPolicy": (
                 admission.create_validating_admission_policy,
                 admission.read_validating_admission_policy,
                 admission.replace_validating_admission_policy,
             ),
-            (
-                binding,
+            "ValidatingAdmissionPolicyBinding": (
                 admission.create_validating_admission_policy_binding,
                 admission.read_validating_admission_policy_binding,
                 admission.replace_validating_admission_policy_binding,
             ),
-        ):
+        }
+        for body in manifests():
+            create, read, replace = calls[body["kind"]]
+            name = body["metadata"]["name"]
             try:
                 create(body)
             except ApiException as error:
                 if error.status != 409:
                     raise
-                current = read(POLICY_NAME)
+                current = read(name)
                 body["metadata"]["resourceVersion"] = current.metadata.resource_version
-                replace(POLICY_NAME, body)
+                replace(name, body)
     finally:
         api.close()

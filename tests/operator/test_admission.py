@@ -27,7 +27,7 @@ def test_the_chart_carries_the_same_policy() -> None:
 
 
 def test_policy_never_blocks_the_operators_own_metadata_updates() -> None:
-    policy, binding = admission.manifests()
+    policy, binding, *_ = admission.manifests()
 
     condition = policy["spec"]["matchConditions"][0]["expression"]
     assert "request.operation == 'CREATE'" in condition

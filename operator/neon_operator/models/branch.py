@@ -22,6 +22,7 @@ from neon_operator.models.appdatabase import ConnectionSecretSpec
 from neon_operator.models.common import (
     DeletionPolicy,
     Model,
+    NamespaceName,
     ObjectMeta,
     ObjectName,
     Status,
@@ -50,6 +51,9 @@ class AppDatabaseRef(Model):
 
     name: ObjectName
     """Name of the NeonAppDatabase."""
+    namespace: NamespaceName | None = None
+    """Only the referring resource's own namespace is allowed (refused at admission
+    otherwise): references never cross namespaces. Usually left out."""
 
 
 class BranchRef(Model):
@@ -57,6 +61,9 @@ class BranchRef(Model):
 
     name: ObjectName
     """Name of the NeonBranch."""
+    namespace: NamespaceName | None = None
+    """Only the referring resource's own namespace is allowed (refused at admission
+    otherwise): references never cross namespaces. Usually left out."""
 
 
 class ComputeType(enum.StrEnum):

@@ -55,6 +55,10 @@ PgVersion = Annotated[int, Field(ge=PG_VERSIONS[0], le=PG_VERSIONS[1])]
 ObjectName = Annotated[
     str, StringConstraints(pattern=DNS_SUBDOMAIN_PATTERN, min_length=1, max_length=253)
 ]
+NamespaceName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", min_length=1, max_length=63),
+]
 
 
 class Model(pydantic.BaseModel):

@@ -16,6 +16,7 @@ from pydantic import Field, StringConstraints, field_validator
 
 from neon_operator.models.common import (
     Model,
+    NamespaceName,
     ObjectMeta,
     ObjectName,
     PgVersion,
@@ -37,10 +38,6 @@ API_URL_MESSAGE: Final = "apiUrl must be an http or https URL such as " + NEON_A
 ORG_ID_PATTERN: Final = r"^org-[a-z0-9-]+$"
 
 OrgId = Annotated[str, StringConstraints(pattern=ORG_ID_PATTERN, max_length=64)]
-NamespaceName = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", min_length=1, max_length=63),
-]
 
 
 class ApiKeySecretRef(Model):

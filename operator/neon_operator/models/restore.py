@@ -29,6 +29,7 @@ from neon_operator.models.appdatabase import ConnectionSecretSpec
 from neon_operator.models.branch import BranchRef
 from neon_operator.models.common import (
     Model,
+    NamespaceName,
     ObjectMeta,
     ObjectName,
     Status,
@@ -47,6 +48,9 @@ class SnapshotRef(Model):
 
     name: ObjectName
     """Name of the NeonSnapshot."""
+    namespace: NamespaceName | None = None
+    """Only the referring resource's own namespace is allowed (refused at admission
+    otherwise): references never cross namespaces. Usually left out."""
 
 
 class InspectSecretSpec(ConnectionSecretSpec):
