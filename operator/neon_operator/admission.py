@@ -24,11 +24,18 @@ from typing import Any, Final
 
 import yaml
 
-__all__ = ["LOCAL_REFERENCES_POLICY", "POLICY_NAME", "install", "manifests", "render"]
+__all__ = [
+    "LOCAL_REFERENCES",
+    "LOCAL_REFERENCES_POLICY",
+    "POLICY_NAME",
+    "install",
+    "manifests",
+    "render",
+]
 
 POLICY_NAME: Final = "neonappdatabase-tier.neon.operator.dev"
 LOCAL_REFERENCES_POLICY: Final = "local-references.neon.operator.dev"
-_REFERENCES: Final = {
+LOCAL_REFERENCES: Final = {
     "appDatabaseRef": ("neonbranches", "neonsnapshots", "neonsnapshotschedules"),
     "parentBranchRef": ("neonbranches",),
     "snapshotRef": ("neonrestores",),
@@ -107,9 +114,9 @@ def manifests() -> list[dict[str, Any]]:
 
 
 def _local_references() -> list[dict[str, Any]]:
-    resources = sorted({plural for plurals in _REFERENCES.values() for plural in plurals})
+    resources = sorted({plural for plurals in LOCAL_REFERENCES.values() for plural in plurals})
     validations = []
-    for field, plurals in _REFERENCES.items():
+    for field, plurals in LOCAL_REFERENCES.items():
         kinds = ", ".join(f"'{plural}'" for plural in plurals)
         ref = f"object.spec.{field}"
         validations.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from neon_operator import crds, models
+from neon_operator import admission, crds, models
 from neon_operator.models import ComputeType, OldBranchPolicy, RestoreMode
 
 pytestmark = pytest.mark.unit
@@ -37,12 +37,20 @@ def test_a_malformed_lsn_is_refused(lsn: str) -> None:
         models.NeonBranchSpec.model_validate({"appDatabaseRef": {"name": "a"}, "parentLsn": lsn})
 
 
-def test_references_carry_no_namespace_so_they_stay_in_their_own() -> None:
-    schema = crds.definition(crds.NEON_BRANCH)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    spec = schema["properties"]["spec"]["properties"]
+def test_every_reference_that_can_name_a_namespace_is_checked_at_admission() -> None:
+    referencing = set()
+    for kind in (k for k in crds.KINDS if k.scope == "Namespaced"):
+        schema = crds.definition(kind)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        for field, node in schema["properties"]["spec"]["properties"].items():
+            if field.endswith("Ref") and "namespace" in node.get("properties", {}):
+                referencing.add((kind.plural, field))
 
-    assert set(spec["appDatabaseRef"]["properties"]) == {"name"}
-    assert set(spec["parentBranchRef"]["properties"]) == {"name"}
+    checked = {
+        (plural, field)
+        for field, plurals in admission.LOCAL_REFERENCES.items()
+        for plural in plurals
+    }
+    assert referencing == checked
 
 
 def test_a_restore_defaults_to_one_step_keeping_the_old_branch() -> None:
