@@ -2,8 +2,9 @@
 
 A branch starts from the app's default branch or from another NeonBranch (``parentBranchRef``),
 at the parent's head or at a point in time (``parentTimestamp`` or ``parentLsn``: point-in-time
-recovery within the project's history window). Parents are named, never namespaced: a NeonBranch
-can only ever reach resources of its own namespace.
+recovery within the project's history window). Parents are named in the NeonBranch's own
+namespace: a reference naming another namespace is refused at admission
+(:mod:`neon_operator.admission`).
 
 The parent and the point in time are fixed at creation, as in Neon; refused at admission by CEL
 transition rules. Whether a timestamp lies inside the project's history window only the reconciler

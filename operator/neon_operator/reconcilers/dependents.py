@@ -1,7 +1,8 @@
 """What NeonBranch, NeonSnapshot and NeonRestore share: they live off a NeonAppDatabase.
 
-* :func:`ready_app_database` finds the NeonAppDatabase a resource names (same namespace: the
-  references carry no namespace, so nothing else is reachable) and waits while it is missing or
+* :func:`ready_app_database` finds the NeonAppDatabase a resource names (always in the
+  resource's own namespace: a reference naming another one is refused at admission, and the
+  lookup uses the resource's namespace whatever the reference says) and waits while it is missing or
   not Ready: ``Ready=False`` with a reason saying so and a :class:`errors.RetryLater`, never a
   failure.
 * :func:`adopt_by` makes the dependent an owned object of its NeonAppDatabase (ownerReference,
