@@ -105,14 +105,7 @@ async def reconcile(ctx: Context, body: dict[str, object], *, resync: bool = Fal
     """Converge the NeonAppDatabase ``body`` (see the module docstring)."""
     db = NeonAppDatabase.model_validate(body)
     report: AppReport = Report(ctx, object_ref(db), db.metadata.generation, db.status)
-    if ctx.settings.is_paused(db.metadata.annotations):
-        report.synced(
-            "False",
-            "Paused",
-            f"reconciliation is paused by the annotation {ctx.settings.paused_annotation}; "
-            "remove it to resume",
-        )
-        await report.flush()
+    if await report.paused(db.metadata.annotations):
         return
     async with _outcomes(ctx, db, report):
         if resync and db.status.project_id is None:

@@ -87,14 +87,7 @@ async def reconcile(ctx: Context, body: dict[str, Any], *, resync: bool = False)
     """Converge the NeonBranch ``body`` (see the module docstring)."""
     br = NeonBranch.model_validate(body)
     report: BranchReport = Report(ctx, object_ref(br), br.metadata.generation, br.status)
-    if ctx.settings.is_paused(br.metadata.annotations):
-        report.synced(
-            "False",
-            "Paused",
-            f"reconciliation is paused by the annotation {ctx.settings.paused_annotation}; "
-            "remove it to resume",
-        )
-        await report.flush()
+    if await report.paused(br.metadata.annotations):
         return
     if resync and (br.status.branch_id is None or _restored_to(br) is None):
         if br.status.branch_id is not None:

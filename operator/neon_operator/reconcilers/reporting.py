@@ -50,6 +50,20 @@ class Report(Generic[S]):
         )
         self.update(conditions=updated, observed_generation=self.generation)
 
+    async def paused(self, annotations: dict[str, str]) -> bool:
+        """Whether the object is paused; if so, say so in ``Synced`` (and nothing else)."""
+        settings = self._ctx.settings
+        if not settings.is_paused(annotations):
+            return False
+        self.synced(
+            "False",
+            "Paused",
+            f"reconciliation is paused by the annotation {settings.paused_annotation}; "
+            "remove it to resume",
+        )
+        await self.flush()
+        return True
+
     async def event(self, type_: str, reason: str, message: str) -> None:
         """Post a Kubernetes Event about the object."""
         await self._ctx.kube.post_event(self.ref, type_, reason, message)

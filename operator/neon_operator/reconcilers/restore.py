@@ -81,9 +81,7 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
     )
     if restore.status.phase == RestorePhase.COMPLETED:
         return  # a restore happens once
-    if ctx.settings.is_paused(restore.metadata.annotations):
-        report.synced("False", "Paused", "reconciliation is paused by annotation")
-        await report.flush()
+    if await report.paused(restore.metadata.annotations):
         return
     if restore.status.phase is None:
         report.update(phase=RestorePhase.PENDING)

@@ -103,9 +103,7 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> datetime.datetime | N
     """Converge the NeonSnapshotSchedule ``body``; when to run again (``None``: on a change)."""
     sched = NeonSnapshotSchedule.model_validate(body)
     report: ScheduleReport = Report(ctx, object_ref(sched), sched.metadata.generation, sched.status)
-    if ctx.settings.is_paused(sched.metadata.annotations):
-        report.synced("False", "Paused", "reconciliation is paused by annotation")
-        await report.flush()
+    if await report.paused(sched.metadata.annotations):
         return None
     now = ctx.clock()
     try:

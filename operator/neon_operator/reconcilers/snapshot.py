@@ -50,9 +50,7 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
     """Converge the NeonSnapshot ``body`` (see the module docstring)."""
     snap = NeonSnapshot.model_validate(body)
     report: SnapshotReport = Report(ctx, object_ref(snap), snap.metadata.generation, snap.status)
-    if ctx.settings.is_paused(snap.metadata.annotations):
-        report.synced("False", "Paused", "reconciliation is paused by annotation")
-        await report.flush()
+    if await report.paused(snap.metadata.annotations):
         return
     guard = dependents.failures(ctx, report, snap.status.config_name or "default")
     async with guard:
