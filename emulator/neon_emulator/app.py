@@ -9,8 +9,11 @@ Request path, outermost first:
    ``Retry-After``), injected faults (latency, 503, 423).
 3. The route handler (``neon_emulator.routes.*``).
 
-Outside ``/api/v2`` (no authentication, meant for the machine running the emulator):
-``GET /healthz`` and the admin API documented in :mod:`neon_emulator.routes.admin`.
+Outside ``/api/v2`` (no API key): ``GET /healthz`` and the admin API documented in
+:mod:`neon_emulator.routes.admin` (meant for the machine running the emulator), and the branch
+services whose URLs the API hands out: Neon Auth servers under ``/neonauth/``
+(:mod:`neon_emulator.neonauth.server`) and Data APIs under ``/apirest/``
+(:mod:`neon_emulator.dataapi.server`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from aiohttp import web
 
 from neon_emulator import auth, context, errors, faults, lookups
 from neon_emulator.context import Context
+from neon_emulator.dataapi import server as data_api_server
+from neon_emulator.neonauth import server as neon_auth_server
 from neon_emulator.routes import (
     admin,
     branches,
@@ -31,6 +36,8 @@ from neon_emulator.routes import (
     databases,
     endpoints,
     neon_auth,
+    neon_auth_config,
+    neon_auth_users,
     operations,
     organizations,
     projects,
@@ -107,6 +114,8 @@ def create_app(ctx: Context) -> web.Application:
         snapshots,
         organizations,
         neon_auth,
+        neon_auth_config,
+        neon_auth_users,
         data_api,
         consumption,
     ):
@@ -114,6 +123,9 @@ def create_app(ctx: Context) -> web.Application:
     app.add_subapp(ctx.settings.api_prefix, api)
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(admin.routes)
+    app.router.add_get(neon_auth.TRANSFER_PATH, neon_auth.complete_transfer)
+    app.router.add_routes(neon_auth_server.routes)
+    data_api_server.setup(app)
 
     async def start_operations(_: web.Application) -> None:
         ctx.runner.resume()

@@ -267,6 +267,126 @@ class OAuthProviderUpdate(Body):
     microsoft_tenant_id: str | None = None
 
 
+class DomainAdd(Body):
+    domain: Annotated[str, Field(min_length=1)]
+    auth_provider: AuthProvider | None = None
+
+
+class DomainRef(Body):
+    domain: Annotated[str, Field(min_length=1)]
+
+
+class DomainsDelete(Body):
+    domains: list[DomainRef]
+    auth_provider: AuthProvider | None = None
+
+
+Email = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")]
+UserName = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class AuthUserCreate(Body):
+    email: Email
+    name: UserName | None = None
+
+
+class LegacyAuthUserCreate(Body):
+    project_id: Id
+    auth_provider: AuthProvider
+    email: Email
+    name: UserName | None = None
+
+
+class AuthUserRoles(Body):
+    roles: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+
+
+class TransferOwnership(Body):
+    project_id: Id
+    auth_provider: AuthProvider
+
+
+VerificationMethod = Literal["link", "otp"]
+
+
+class EmailAndPasswordUpdate(Body):
+    enabled: bool | None = None
+    email_verification_method: VerificationMethod | None = None
+    require_email_verification: bool | None = None
+    auto_sign_in_after_verification: bool | None = None
+    send_verification_email_on_sign_up: bool | None = None
+    send_verification_email_on_sign_in: bool | None = None
+    disable_sign_up: bool | None = None
+
+
+class EmailServer(Body):
+    """``NeonAuthEmailServerConfig``: ``type`` picks ``standard`` (your SMTP server, every field
+    required) or ``shared`` (Neon's sender, optional names)."""
+
+    type: Literal["standard", "shared"]
+    host: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    username: str | None = None
+    password: str | None = None
+    sender_email: str | None = None
+    sender_name: str | None = None
+
+
+class TestEmail(Body):
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)]
+    username: str
+    password: str
+    sender_email: str
+    sender_name: str
+    recipient_email: Email
+
+
+class AllowLocalhost(Body):
+    allow_localhost: bool
+
+
+class OrganizationPluginUpdate(Body):
+    enabled: bool | None = None
+    organization_limit: Annotated[int, Field(ge=1)] | None = None
+    membership_limit: Annotated[int, Field(ge=1)] | None = None
+    creator_role: Literal["admin", "owner"] | None = None
+    send_invitation_email: bool | None = None
+
+
+class MagicLinkPluginUpdate(Body):
+    enabled: bool | None = None
+    expires_in: Annotated[int, Field(ge=5, le=1440)] | None = None
+    disable_sign_up: bool | None = None
+
+
+class PhoneNumberPluginUpdate(Body):
+    enabled: bool | None = None
+    otp_expires_in: Annotated[int, Field(ge=60, le=600)] | None = None
+
+
+class AuthConfigUpdate(Body):
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+WebhookEvent = Literal[
+    "user.before_create",
+    "user.created",
+    "send.otp",
+    "send.magic_link",
+    "organization.invitation.created",
+    "organization.invitation.accepted",
+    "phone_number.verified",
+]
+
+
+class WebhookConfig(Body):
+    enabled: bool
+    webhook_url: str | None = None
+    enabled_events: list[WebhookEvent] | None = None
+    timeout_seconds: Annotated[int, Field(ge=1, le=10)] | None = None
+
+
 class DataApiSettings(Body):
     db_aggregates_enabled: bool | None = None
     db_anon_role: str | None = None
@@ -294,7 +414,7 @@ class DataApiUpdate(Body):
     settings: DataApiSettings | None = None
 
 
-_PREFIX = "invalid request: decode application/json: "
+PREFIX = "invalid request: decode application/json: "
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -322,7 +442,7 @@ def describe(exc: ValidationError) -> str:
     """Turn pydantic's complaint into Neon's 400 message, naming the field."""
     first = exc.errors()[0]
     path = ".".join(str(part) for part in first["loc"])
-    return f"{_PREFIX}invalid: {path or 'body'} ({_describe(dict(first))})"
+    return f"{PREFIX}invalid: {path or 'body'} ({_describe(dict(first))})"
 
 
 def validate(model: type[M], data: Any) -> M:
@@ -340,7 +460,7 @@ async def read_json(request: web.Request) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.BadRequest(f"{_PREFIX}{exc}") from None
+        raise errors.BadRequest(f"{PREFIX}{exc}") from None
 
 
 async def parse(request: web.Request, model: type[M], *, optional: bool = False) -> M:
@@ -348,8 +468,8 @@ async def parse(request: web.Request, model: type[M], *, optional: bool = False)
     data = await read_json(request)
     if data is None:
         if not optional:
-            raise errors.BadRequest(f"{_PREFIX}empty request body")
+            raise errors.BadRequest(f"{PREFIX}empty request body")
         data = {}
     if not isinstance(data, dict):
-        raise errors.BadRequest(f"{_PREFIX}invalid: body (expected a JSON object)")
+        raise errors.BadRequest(f"{PREFIX}invalid: body (expected a JSON object)")
     return validate(model, data)

@@ -111,7 +111,9 @@ async def serve(settings: Settings, knobs: Knobs, dataplane: DataPlane | None = 
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     port = _bound_port(site, settings.port)
-    host = settings.host if ":" not in settings.host else f"[{settings.host}]"
+    advertised = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = advertised if ":" not in advertised else f"[{advertised}]"
+    ctx.addresses.serve_at(f"http://{host}:{port}")
     api_url = f"http://{host}:{port}{settings.api_prefix}"
     bootstrap.write(settings.state_dir / "bootstrap.json", api_url, account)
     logging.getLogger(__name__).warning("neon-emulator serving %s", api_url)

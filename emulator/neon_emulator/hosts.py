@@ -35,11 +35,33 @@ def pooler_host(host: str, endpoint_id: str) -> str:
 
 
 class Addresses:
-    """Where clients connect: Neon-like names, or whatever the data plane says."""
+    """Where clients connect: Neon-like names, or whatever the data plane says; and the HTTP
+    services the emulator itself serves for a branch (Neon Auth, the Data API)."""
 
     def __init__(self, settings: Settings, dataplane: DataPlane) -> None:
         self._settings = settings
         self._dataplane = dataplane
+        host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        self._origin = f"http://{host}:{settings.port}"
+
+    def serve_at(self, origin: str) -> None:
+        """The emulator's own HTTP origin (``http://127.0.0.1:<port>``), once the socket is
+        bound: the Neon Auth and Data API URLs it hands out live there."""
+        self._origin = origin.rstrip("/")
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    def neon_auth_base_url(self, label: str, database: str) -> str:
+        """Neon: ``https://<ep-id>.neonauth.<region>.aws.neon.tech/<db>/auth``; here the same
+        parts under a path of the emulator's origin, so the URL works with no DNS."""
+        return f"{self._origin}/neonauth/{label}/{quote(database, safe='')}/auth"
+
+    def data_api_url(self, label: str, database: str) -> str:
+        """Neon: ``https://<ep-id>.apirest.<region>.aws.neon.tech/<db>/rest/v1``; here the same
+        parts under a path of the emulator's origin."""
+        return f"{self._origin}/apirest/{label}/{quote(database, safe='')}/rest/v1"
 
     def host(self, endpoint: records.Endpoint) -> str:
         return endpoint_host(endpoint.id, endpoint.region_id, self._settings.host_domain)

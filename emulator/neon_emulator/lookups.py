@@ -95,3 +95,51 @@ def branch_databases(store: Store, branch: records.Branch) -> list[records.Datab
 def requested_project(request: web.Request, store: Store) -> records.Project:
     """The project named by the ``{project_id}`` path segment, as the caller may see it."""
     return project(store, principal(request), request.match_info["project_id"])
+
+
+def service_label(store: Store, branch: records.Branch) -> str:
+    """The first part of a branch's Neon Auth and Data API URLs: its read-write endpoint's id
+    (as Neon's ``<ep-id>.neonauth…`` / ``<ep-id>.apirest…`` hosts), else the branch id."""
+    endpoint = read_write_endpoint(store, branch)
+    return endpoint.id if endpoint is not None else branch.id
+
+
+def branch_by_service_label(store: Store, label: str) -> records.Branch | None:
+    """The live branch a Neon Auth or Data API URL names (see :func:`service_label`)."""
+    endpoint = store.endpoints.get(label)
+    found = store.branches.get(endpoint.branch_id if endpoint is not None else label)
+    if found is None or found.deleted:
+        return None
+    project = store.projects.get(found.project_id)
+    if project is None or project.deleted_at is not None:
+        return None
+    return found
+
+
+def branch_neon_auth(request: web.Request, store: Store) -> records.NeonAuth:
+    """The Neon Auth integration of the ``{branch_id}`` the caller names (404 when off)."""
+    found_project = requested_project(request, store)
+    found_branch = branch(store, found_project, request.match_info["branch_id"])
+    auth = store.neon_auth.get(found_branch.id)
+    if auth is None:
+        raise errors.NotFound(f"Neon Auth is not enabled for branch {found_branch.id}")
+    return auth
+
+
+def project_neon_auth(request: web.Request, store: Store) -> records.NeonAuth:
+    """Legacy project-scoped routes: the integration of the project's default branch."""
+    found_project = requested_project(request, store)
+    auth = store.neon_auth.get(default_branch(store, found_project).id)
+    if auth is None:
+        raise errors.NotFound(f"Neon Auth is not enabled for project {found_project.id}")
+    return auth
+
+
+def provider_integration(
+    store: Store, project: records.Project, auth_provider: str
+) -> records.NeonAuth:
+    """Legacy body-addressed routes: the default branch's integration with ``auth_provider``."""
+    auth = store.neon_auth.get(default_branch(store, project).id)
+    if auth is None or auth.auth_provider != auth_provider:
+        raise errors.NotFound(f"no {auth_provider!r} integration in project {project.id}")
+    return auth

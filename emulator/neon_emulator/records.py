@@ -196,30 +196,49 @@ class Snapshot(Record):
 
 
 class NeonAuth(Record):
+    """A branch's Neon Auth integration: keys, URLs and the configuration the auth server
+    (:mod:`neon_emulator.neonauth`) honours. Users are not here: they live in the branch
+    database's ``neon_auth`` schema (or, without a data plane, in ``users``)."""
+
     project_id: str
     branch_id: str
     auth_provider: str
     auth_provider_project_id: str
     pub_client_key: str
     secret_server_key: str
-    jwks_url: str
-    base_url: str | None = None
     db_name: str
     created_at: str
     owned_by: str = "neon"
+    transfer_status: str | None = None
+    name: str | None = None
+    """The application name used in auth emails (``PATCH …/auth/config``)."""
+    signing_key: dict[str, Any] = Field(default_factory=dict)
+    """The private Ed25519 JWK that signs this integration's JWTs (served public at the JWKS)."""
+    cookie_secret: str = ""
+    """Signs session cookies, as Better Auth's ``secret`` does."""
     oauth_providers: list[dict[str, Any]] = Field(default_factory=list)
     domains: list[dict[str, Any]] = Field(default_factory=list)
+    allow_localhost: bool = True
+    email_and_password: dict[str, Any] = Field(default_factory=dict)
+    email_provider: dict[str, Any] = Field(default_factory=dict)
+    organization: dict[str, Any] = Field(default_factory=dict)
+    magic_link: dict[str, Any] = Field(default_factory=dict)
+    phone_number: dict[str, Any] = Field(default_factory=dict)
+    webhooks: dict[str, Any] = Field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Users created through the API when no data plane runs (``--no-postgres``), by id."""
 
 
 class DataApi(Record):
     project_id: str
     branch_id: str
     database_name: str
-    url: str
     status: str = "active"
     settings: dict[str, Any] = Field(default_factory=dict)
     auth_provider: str | None = None
     jwks_url: str | None = None
+    provider_name: str | None = None
+    jwt_audience: str | None = None
     created_at: str
 
     @property

@@ -48,14 +48,14 @@ def test_neon_auth_enable_get_providers_disable(api: httpx.Client, project: dict
     assert api.get(base).status_code == 404
 
 
-def test_data_api_lifecycle(api: httpx.Client, project: dict[str, Any]) -> None:
+def test_data_api_lifecycle(api: httpx.Client, project: dict[str, Any], emulator: Any) -> None:
     endpoint = project["endpoints"][0]
     base = f"/projects/{project['project']['id']}/branches/{project['branch']['id']}"
     created = api.post(f"{base}/data-api/neondb", json={})
     assert created.status_code == 201, created.text
     url = created.json()["url"]
-    assert url.startswith(f"https://{endpoint['id']}.apirest.")
-    assert url.endswith("/neondb/rest/v1")
+    assert url.endswith(f"/apirest/{endpoint['id']}/neondb/rest/v1")
+    assert url.startswith(emulator.base_url)  # served by the emulator: it resolves as returned
     got = api.get(f"{base}/data-api/neondb").json()
     assert (got["url"], got["status"]) == (url, "active")
     updated = api.patch(f"{base}/data-api/neondb", json={"settings": {"db_max_rows": 100}})
