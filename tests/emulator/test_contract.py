@@ -169,6 +169,16 @@ class Validator:
         self.seen.setdefault(operation_id, set()).add(response.status_code)
 
 
+def validated_client(emu: Any, validate: Validator) -> httpx.Client:
+    """A client on the emulator's API whose every response ``validate`` checks."""
+    return httpx.Client(
+        base_url=emu.api_url,
+        headers={"Authorization": f"Bearer {emu.api_key}"},
+        event_hooks={"response": [validate]},
+        timeout=30,
+    )
+
+
 def _settle(api: httpx.Client, project_id: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -188,12 +198,7 @@ def test_every_response_of_a_full_scenario_matches_the_spec(
     emu = contract_emulator
     validate = Validator(contract_schema, emu.api_url)
     paid, sponsored = emu.organizations["paid"], emu.organizations["sponsored"]
-    api = httpx.Client(
-        base_url=emu.api_url,
-        headers={"Authorization": f"Bearer {emu.api_key}"},
-        event_hooks={"response": [validate]},
-        timeout=30,
-    )
+    api = validated_client(emu, validate)
     with api:
         api.get("/users/me")
         api.get("/users/me/organizations")
@@ -339,12 +344,7 @@ def test_every_neon_auth_and_data_api_response_matches_the_spec(
 ) -> None:
     emu = contract_emulator
     validate = Validator(contract_schema, emu.api_url)
-    api = httpx.Client(
-        base_url=emu.api_url,
-        headers={"Authorization": f"Bearer {emu.api_key}"},
-        event_hooks={"response": [validate]},
-        timeout=30,
-    )
+    api = validated_client(emu, validate)
     with api:
         created = api.post(
             "/projects", json={"project": {"org_id": emu.organizations["paid"], "name": "auth"}}
