@@ -435,10 +435,11 @@ def test_every_neon_auth_and_data_api_response_matches_the_spec(
         api.delete(data_api)
 
         api.request("DELETE", auth, json={"delete_data": False})
-        api.post(
+        stack = api.post(
             "/projects/auth/create",
             json={"project_id": pid, "branch_id": main, "auth_provider": "stack"},
-        )
+        ).json()
+        assert httpx.get(stack["jwks_url"]).json()["keys"]  # served by the emulator
         api.request("DELETE", f"{legacy}/integration/stack", json={"delete_data": True})
 
     missing = set(NEON_AUTH_AND_DATA_API) - set(validate.seen)

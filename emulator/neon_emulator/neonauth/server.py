@@ -114,7 +114,9 @@ class Site:
         return keys.sign(claims, self.auth.signing_key, issuer=self.origin)
 
 
-def _site(request: web.Request) -> Site:
+def _site(request: web.Request, *, any_provider: bool = False) -> Site:
+    """The integration the URL names; only ``better_auth`` ones run a server (every provider
+    has its JWKS served, ``any_provider``)."""
     ctx = context.of(request)
     branch = lookups.branch_by_service_label(ctx.store, request.match_info["label"])
     auth = ctx.store.neon_auth.get(branch.id) if branch is not None else None
@@ -122,7 +124,7 @@ def _site(request: web.Request) -> Site:
         branch is None
         or auth is None
         or auth.db_name != request.match_info["database"]
-        or auth.auth_provider != "better_auth"
+        or (auth.auth_provider != "better_auth" and not any_provider)
     ):
         raise AuthError(404, "NOT_FOUND", "No Neon Auth (Better Auth) integration at this URL")
     return Site(ctx, auth, branch)
@@ -135,14 +137,14 @@ def _error(exc: AuthError) -> web.Response:
 Handler = Callable[[web.Request, Site], Awaitable[web.Response]]
 
 
-def endpoint(method: str, path: str) -> Callable[[Handler], Handler]:
+def endpoint(method: str, path: str, *, any_provider: bool = False) -> Callable[[Handler], Handler]:
     """Register ``handler`` under every integration's base URL, with Better Auth's error shape,
     CORS for trusted origins and the database made reachable."""
 
     def register(handler: Handler) -> Handler:
         async def serve(request: web.Request) -> web.Response:
             try:
-                site = _site(request)
+                site = _site(request, any_provider=any_provider)
                 _check_origin(request, site)
                 response = await handler(request, site)
             except AuthError as exc:
@@ -366,8 +368,8 @@ async def _jwks(request: web.Request, site: Site) -> web.Response:
     return web.json_response(keys.public_jwks(site.auth.signing_key))
 
 
-endpoint("GET", "/jwks")(_jwks)
-endpoint("GET", "/.well-known/jwks.json")(_jwks)
+endpoint("GET", "/jwks", any_provider=True)(_jwks)
+endpoint("GET", "/.well-known/jwks.json", any_provider=True)(_jwks)
 
 
 @endpoint("GET", "/ok")
