@@ -162,6 +162,23 @@ def test_missing_forged_and_unauthorized_requests_get_postgrest_errors(
     )
     assert (bad_filter.status_code, bad_filter.json()["code"]) == (400, "PGRST100")
 
+    # the Data API's settings: anonymous role, exposed schemas, CORS origins
+    settings = {
+        "db_anon_role": "web_anon",
+        "db_schemas": ["public"],
+        "server_cors_allowed_origins": "https://app.example.com",
+    }
+    base = f"/projects/{project['project']['id']}/branches/{project['branch']['id']}"
+    assert api.patch(f"{base}/data-api/neondb", json={"settings": settings}).status_code == 201
+    sql(uri, "INSERT INTO secrets VALUES (1, 'public'); GRANT SELECT ON secrets TO web_anon;")
+    public = httpx.get(f"{data_url}/secrets", headers={"Origin": "https://app.example.com"})
+    assert public.json() == [{"id": 1, "value": "public"}]
+    assert public.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    elsewhere = httpx.get(f"{data_url}/secrets", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in elsewhere.headers
+    hidden = httpx.get(f"{data_url}/secrets", headers={"Accept-Profile": "neon_auth"})
+    assert (hidden.status_code, hidden.json()["code"]) == (406, "PGRST106")
+
 
 def test_a_branch_with_its_own_auth_has_its_own_users_urls_and_keys(
     api: httpx.Client, new_project: NewProject, sql: Sql, wait: Callable[[str], None], rest: Rest
