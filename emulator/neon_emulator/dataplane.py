@@ -11,22 +11,28 @@ asks them to) also wait for the data plane's real work. Hooks read whatever they
 
 =====================  =====================================================================
 ``create_branch``      a branch appeared; ``subject["source"]`` is ``"none"`` (a project's
-                       root branch), ``"branch"`` (``source_branch_id``, ``lsn`` --
-                       ``exact_lsn`` when the client named it, else the head the API knew --,
-                       ``timestamp``, ``schema_only``; ``copy`` when it preserves a branch
-                       before a restore) or ``"snapshot"`` (``snapshot_id``)
+                       root branch), ``"branch"`` (``source_branch_id`` and its point:
+                       ``timestamp``, or ``lsn`` with ``exact_lsn`` when the client named it,
+                       or ``lsn`` with ``pin`` when it was "now", see below; ``schema_only``;
+                       ``copy`` when it preserves a branch before a restore) or
+                       ``"snapshot"`` (``snapshot_id``)
 ``delete_branch``      a branch is gone
-``restore_branch``     replace a branch's data from ``source_branch_id`` at ``lsn``
-                       (``exact_lsn`` as above) / ``timestamp``
+``restore_branch``     replace a branch's data from ``source_branch_id`` at its point (as above)
 ``start_compute``      an endpoint starts (data plane: accept connections; the endpoint's
                        ``branch_id`` may have changed, e.g. after a snapshot restore)
 ``suspend_compute``    an endpoint suspends
 ``delete_endpoint``    an endpoint is gone
 ``apply_config``       roles/databases of ``branch_id`` changed: make its Postgres match the store
-``create_snapshot``    capture the branch's data under ``subject["snapshot_id"]`` at ``lsn``
+``create_snapshot``    capture the branch's data under ``subject["snapshot_id"]`` at its point
 ``delete_snapshot``    drop a snapshot's data
 ``delete_project``     the project was deleted (soft: it may be recovered)
 =====================  =====================================================================
+
+"Now" is the moment the request is answered, not the moment its operation runs: a handler that
+branches or snapshots without an explicit point calls :meth:`DataPlane.pin` before it answers,
+reports the pinned LSN (``parent_lsn``, a snapshot's ``lsn``) and passes ``{"lsn": …, "pin": …}``
+in the operation's subject; the data plane then captures exactly the transactions committed
+before that LSN, however much is written meanwhile.
 
 Connection addresses are the other half: :meth:`DataPlane.address` may replace the host and port
 that connection URIs carry (by default ``<ep-id>.<region>.<platform>.<host_domain>``).
@@ -34,14 +40,57 @@ that connection URIs carry (by default ``<ep-id>.<region>.<platform>.<host_domai
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from neon_emulator import records
     from neon_emulator.store import Store
 
 
+INTENTS = frozenset(
+    {
+        "create_branch",
+        "delete_branch",
+        "restore_branch",
+        "start_compute",
+        "suspend_compute",
+        "delete_endpoint",
+        "apply_config",
+        "create_snapshot",
+        "delete_snapshot",
+        "delete_project",
+    }
+)
+"""Every ``intent`` the control plane may give an operation (the table above)."""
+
+
+class UnknownIntent(RuntimeError):
+    """An operation carries an intent no data plane handles: a bug in the control plane."""
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A branch's data as of the moment :meth:`DataPlane.pin` returned."""
+
+    lsn: int
+    """The server's real LSN then: every transaction committed before it is included, none
+    committed after."""
+
+    token: dict[str, Any] = field(default_factory=dict)
+    """What the data plane needs to capture exactly that later (JSON, kept in the operation's
+    subject as ``pin``)."""
+
+
+def check_intent(intent: str) -> None:
+    if intent not in INTENTS:
+        raise UnknownIntent(f"no data plane handles operations with intent {intent!r}")
+
+
 class DataPlane(Protocol):
+    async def pin(self, branch: records.Branch) -> Pin | None:
+        """Fix "now" for a branch point or snapshot of ``branch`` (``None``: no real data)."""
+
     async def run(self, operation: records.Operation, store: Store) -> None:
         """Do the real work behind ``operation`` (dispatch on ``operation.intent``)."""
 
@@ -63,8 +112,11 @@ class DataPlane(Protocol):
 class NoDataPlane:
     """Control plane only: operations complete by themselves, hosts are Neon-like names."""
 
-    async def run(self, operation: records.Operation, store: Store) -> None:
+    async def pin(self, branch: records.Branch) -> Pin | None:
         return None
+
+    async def run(self, operation: records.Operation, store: Store) -> None:
+        check_intent(operation.intent)
 
     def address(
         self, endpoint: records.Endpoint, host: str, pooled: bool

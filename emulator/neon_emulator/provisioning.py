@@ -12,6 +12,7 @@ from typing import Any
 
 from neon_emulator import clock, compute, errors, ids, lookups, records, views
 from neon_emulator.context import Context
+from neon_emulator.dataplane import Pin
 
 DEFAULT_ENDPOINT_SETTINGS: dict[str, Any] = {
     "autoscaling_limit_min_cu": 0.25,
@@ -170,6 +171,25 @@ def point_in_time(
             )
         return branch.head_lsn, clock.iso(moment)
     return None, None
+
+
+def branch_point(
+    lsn: int | None, timestamp: str | None, pin: Pin | None, head: int
+) -> tuple[int, dict[str, Any]]:
+    """The LSN a branch point or snapshot reports, and its operation's subject fields.
+
+    ``lsn`` / ``timestamp`` come from :func:`point_in_time` (what the client named); without
+    them the point is "now": the data plane's ``pin`` taken before answering, else (no data
+    plane) the head LSN the API tracks.
+    """
+    if timestamp is not None:
+        point = lsn if lsn is not None else head
+        return point, {"lsn": ids.format_lsn(point), "timestamp": timestamp}
+    if lsn is not None:
+        return lsn, {"lsn": ids.format_lsn(lsn), "exact_lsn": True}
+    if pin is not None:
+        return pin.lsn, {"lsn": ids.format_lsn(pin.lsn), "pin": pin.token}
+    return head, {"lsn": ids.format_lsn(head)}
 
 
 def copy_roles_and_databases(

@@ -183,10 +183,13 @@ async def adopt_seed(server: Server, source: SeedDir, target: SeedDir) -> None:
 
 @dataclass(frozen=True)
 class Point:
-    """A moment in a branch's history: ``None`` fields mean "now"."""
+    """A moment in a branch's history: ``None`` fields mean "now" (when the capture runs)."""
 
     timestamp: datetime | None = None
     lsn: int | None = None
+    traffic: int | None = None
+    """With ``lsn``, pinned when the request was answered: the branch's proxy traffic count
+    then. While it is unchanged, nobody wrote since, and the present state is that moment's."""
 
 
 async def capture(
@@ -196,28 +199,34 @@ async def capture(
     point: Point,
     target: SeedDir,
     scratch: Path,
+    *,
+    quiet: bool = False,
 ) -> str | None:
     """Store the branch's data as of ``point`` as seed ``target``; returns its LSN.
 
     ``running`` is the branch's started cluster, when there is one (PITR needs it started, to
-    seal the archive). The caller holds the branch's lock.
+    seal the archive). ``quiet``: nothing was written since ``point``, its present state will
+    do (a base backup or a copy instead of a recovery). The caller holds the branch's lock.
     """
     meta = files.meta()
     server.mkdir(target.directory)
     clusters.remove_tree(target.own)
+    named = ids.format_lsn(point.lsn) if point.lsn is not None else None
     if not files.materialized or meta.materialized_at is None:
         await adopt_seed(server, files.seed, target)
-        return files.seed.info.lsn
+        return named or files.seed.info.lsn
+    now = quiet or (point.timestamp is None and point.lsn is None)
     materialized = datetime.fromisoformat(meta.materialized_at)
     start_lsn = ids.parse_lsn(meta.start_lsn) if meta.start_lsn else 0
-    before_cluster = (point.timestamp is not None and point.timestamp < materialized) or (
-        point.lsn is not None and point.lsn <= start_lsn
+    before_cluster = not now and (
+        (point.timestamp is not None and point.timestamp < materialized)
+        or (point.lsn is not None and point.lsn <= start_lsn)
     )
     if before_cluster:
         await adopt_seed(server, files.seed, target)
-        return files.seed.info.lsn
+        return named or files.seed.info.lsn
     info = SeedInfo(applied=meta.applied)
-    if point.timestamp is None and point.lsn is None:
+    if now:
         if running is not None and running.running:
             info.lsn = await running.base_backup(target.own)
         else:
@@ -225,6 +234,7 @@ async def capture(
             for leftover in ("postmaster.pid", "postmaster.opts"):
                 (target.own / leftover).unlink(missing_ok=True)
             info.lsn = meta.last_lsn
+        info.lsn = named or info.lsn
     else:
         if running is None or not running.running:
             raise clusters.ClusterError("point-in-time recovery needs the branch's cluster started")
@@ -238,10 +248,9 @@ async def capture(
             target.own,
             scratch / "recovery.log",
             time_target=point.timestamp.isoformat() if point.timestamp else None,
-            lsn_target=ids.format_lsn(point.lsn) if point.lsn is not None else None,
+            lsn_target=named,
         )
-        if point.lsn is not None:
-            info.lsn = ids.format_lsn(point.lsn)
+        info.lsn = named or info.lsn
         clusters.remove_tree(scratch)
     target.write_info(info)
     return info.lsn

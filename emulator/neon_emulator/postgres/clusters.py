@@ -460,7 +460,11 @@ async def recover(
 ) -> str:
     """Copy ``seed`` to ``target`` and replay ``archive`` up to the target, then promote and stop.
 
-    Returns the LSN the new timeline starts from.
+    A time target includes the commits made at that time; an LSN target includes every record
+    that starts before it and none that starts at or after it (``recovery_target_inclusive``
+    off), as a Neon branch at that LSN does: ``pg_current_wal_lsn()`` read after a commit is
+    the end of its commit record, and the next transaction's records start there. Returns the
+    LSN the new timeline starts from.
     """
     await server.copy(seed, target)
     (target / "recovery.signal").touch()
@@ -469,7 +473,7 @@ async def recover(
         "hot_standby": "off",
         "restore_command": f'cp "{_escape(_relative(archive, target))}/%f" "%p"',
         "recovery_target_action": "promote",
-        "recovery_target_inclusive": "on",
+        "recovery_target_inclusive": "off" if lsn_target is not None else "on",
     }
     if time_target is not None:
         extra["recovery_target_time"] = time_target
@@ -490,6 +494,17 @@ async def recover(
         return await cluster.current_lsn()
     finally:
         await cluster.stop()
+
+
+async def checkpoint_lsn(server: Server, data: Path) -> str:
+    """The latest checkpoint of a stopped data directory (``pg_controldata``). After a clean
+    stop that is the shutdown checkpoint: every commit of the cluster precedes it."""
+    out = await server.run(server.binaries.path("pg_controldata"), "-D", str(data))
+    for line in out.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "Latest checkpoint location":
+            return value.strip()
+    raise ClusterError(f"pg_controldata printed no checkpoint location for {data}")
 
 
 def remove_tree(path: Path) -> None:

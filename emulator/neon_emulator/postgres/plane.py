@@ -45,7 +45,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from neon_emulator import clock, ids, lookups, operations, records
+from neon_emulator import clock, dataplane, ids, lookups, operations, records
 from neon_emulator.postgres import binaries, branches, catalogs, clusters, proxy, tls
 from neon_emulator.postgres.branches import BranchFiles, Point, SeedDir
 from neon_emulator.postgres.clusters import Cluster, Server
@@ -58,11 +58,12 @@ NOT_FOUND = (
     "Please check the provided ID and try again."
 )
 RECOVERY_WINDOW = timedelta(days=7)
-BRANCH_POINT_INTENTS = frozenset(
-    {"create_branch", "restore_branch", "create_snapshot", "delete_branch", "delete_project"}
-)
-"""Operations that may have computed a branch point from a branch's head LSN: while one runs,
-measurements leave the head alone."""
+DATA_INTENTS = frozenset({"create_branch", "restore_branch"})
+"""Operations that give a branch its data: connections to it wait until they are done."""
+ENDPOINT_INTENTS = frozenset({"suspend_compute", "start_compute"})
+"""Operations that restart an endpoint's compute: connections to it wait until they are done."""
+SETTLE_TIMEOUT = 120.0
+"""Seconds a connection waits for such operations before it is refused."""
 
 
 @dataclass
@@ -105,6 +106,7 @@ class _Lease:
 
     def touch(self, nbytes: int) -> None:
         self.plane._activity[self.endpoint_id] = time.time()
+        self.plane._runtime(self.branch_id).traffic += nbytes
 
     def release(self) -> None:
         self.plane._release(self)
@@ -124,6 +126,9 @@ class _Runtime:
     leases: set[int] = field(default_factory=set)
     dirty: bool = False
     """Activity since consumption was last measured."""
+    traffic: int = 0
+    """Connections made and bytes exchanged through the proxy since this process started:
+    unchanged since a :class:`~neon_emulator.dataplane.Pin`, nobody can have written."""
 
 
 class PostgresDataPlane:
@@ -138,6 +143,9 @@ class PostgresDataPlane:
         self._waking: dict[str, asyncio.Future[None]] = {}
         self._monitor: asyncio.Task[None] | None = None
         self._template_lock = asyncio.Lock()
+        self._template_lsn: str | None = None
+        self._epoch = secrets.token_hex(8)
+        """Tells this process's pins from those of an earlier run (whose traffic is lost)."""
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -268,6 +276,7 @@ class PostgresDataPlane:
     # -- connections (proxy.Router) -----------------------------------------------------------
 
     async def route(self, endpoint_id: str, pooled: bool, params: dict[str, str]) -> proxy.Route:
+        await self._settled(endpoint_id)
         store = self.store
         endpoint = store.endpoints.get(endpoint_id)
         project = store.projects.get(endpoint.project_id) if endpoint else None
@@ -298,9 +307,38 @@ class PostgresDataPlane:
         runtime = self._runtime(branch.id)
         runtime.leases.add(id(lease))
         runtime.dirty = True
+        runtime.traffic += 1
         self._activity[endpoint_id] = time.time()
         options = ["-c", "default_transaction_read_only=on"] if endpoint.type == "read_only" else []
         return proxy.Route("127.0.0.1", cluster.port, lease, options)
+
+    def _unsettled(self, endpoint_id: str) -> bool:
+        endpoint = self.store.endpoints.get(endpoint_id)
+        if endpoint is None:
+            return False
+        return any(
+            op.status in records.RUNNING_STATUSES
+            and op.intent != operations.OBSERVED
+            and (
+                (op.intent in DATA_INTENTS and op.branch_id == endpoint.branch_id)
+                or (op.intent in ENDPOINT_INTENTS and op.endpoint_id == endpoint_id)
+            )
+            for op in self.store.operations.in_project(endpoint.project_id)
+        )
+
+    async def _settled(self, endpoint_id: str) -> None:
+        """Wait while the endpoint's branch gets its data (a new branch, a restore) or its
+        compute restarts (a finalized restore moves it): until then the data it would serve
+        is not the one the API already answered with."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while self._unsettled(endpoint_id):
+            if time.monotonic() > deadline:
+                raise proxy.Refused(
+                    f"Couldn't connect to compute node: endpoint {endpoint_id} is still being "
+                    "prepared (its operations are running)",
+                    "08006",
+                )
+            await asyncio.sleep(0.02)
 
     def _release(self, lease: _Lease) -> None:
         self._leases.pop(id(lease), None)
@@ -461,20 +499,12 @@ class PostgresDataPlane:
         self._record_lsn(branch_id, lsn, written)
 
     def _record_lsn(self, branch_id: str, lsn: str, written: int = 0) -> None:
-        """Put a measurement on the branch record: ``written`` bytes are added to its
-        ``written_data_bytes`` (a counter: restores and restarts never take it back)."""
+        """Put a measurement on the branch record: its head LSN, and ``written`` bytes added to
+        its ``written_data_bytes`` (a counter: restores and restarts never take it back)."""
         branch = self._branch(branch_id)
         if branch is None or self._store is None:
             return
-        pending_branch_point = any(
-            op.status in records.RUNNING_STATUSES and op.intent in BRANCH_POINT_INTENTS
-            for op in self.store.operations.in_project(branch.project_id)
-        )
-        if pending_branch_point and not written:
-            return
-        if not pending_branch_point:
-            # otherwise keep the head a pending branch point was computed from
-            branch.head_lsn = ids.parse_lsn(lsn)
+        branch.head_lsn = ids.parse_lsn(lsn)
         branch.written_data_bytes += written
         self.store.branches.put(branch)
         self.store.commit()
@@ -486,28 +516,71 @@ class PostgresDataPlane:
         if handler is not None:
             await handler(operation)
 
+    async def pin(self, branch: records.Branch) -> dataplane.Pin:
+        """The branch's real LSN now, and how busy it was: its data as of this moment.
+
+        A running server is asked (``pg_current_wal_lsn()``: every commit acknowledged before
+        is below it, every later one starts at or past it); a stopped cluster has its shutdown
+        checkpoint; a branch nobody started has its seed's LSN. The head LSN the API reports
+        follows.
+        """
+        files = self._files(branch)
+        runtime = self._runtime(branch.id)
+        async with runtime.lock:
+            if runtime.cluster is not None and runtime.cluster.running:
+                lsn = await runtime.cluster.current_lsn()
+            elif files.materialized:
+                lsn = await clusters.checkpoint_lsn(await self.server(), files.data)
+            else:
+                lsn = files.seed.info.lsn or await self._template_checkpoint()
+            traffic = runtime.traffic
+        branch.head_lsn = ids.parse_lsn(lsn)
+        self.store.branches.put(branch)
+        return dataplane.Pin(
+            lsn=ids.parse_lsn(lsn), token={"epoch": self._epoch, "traffic": traffic}
+        )
+
+    async def _template_checkpoint(self) -> str:
+        server = await self.server()
+        if self._template_lsn is None:
+            template = self.settings.root / "template"
+            self._template_lsn = await clusters.checkpoint_lsn(server, template)
+        return self._template_lsn
+
     def _point(self, source: records.Branch, subject: dict[str, Any]) -> Point:
         timestamp = subject.get("timestamp")
         if timestamp:
             return Point(timestamp=clock.parse(str(timestamp)))
         lsn_text = subject.get("lsn")
-        if lsn_text:
-            lsn = ids.parse_lsn(str(lsn_text))
-            # the head LSN the API knows may lag the server: an LSN the client asked for is
-            # recovered to even when it equals that head
-            if lsn != source.head_lsn or subject.get("exact_lsn"):
-                return Point(lsn=lsn)
-        return Point()
+        if not lsn_text:
+            return Point()
+        lsn = ids.parse_lsn(str(lsn_text))
+        pin = subject.get("pin")
+        if isinstance(pin, dict):
+            same_run = pin.get("epoch") == self._epoch and isinstance(pin.get("traffic"), int)
+            return Point(lsn=lsn, traffic=int(pin["traffic"]) if same_run else None)
+        if subject.get("exact_lsn"):
+            return Point(lsn=lsn)
+        return Point()  # scheduled by an earlier version: "now"
 
     async def _capture(self, source: records.Branch, point: Point, target: SeedDir) -> str | None:
+        """Capture ``source`` as of ``point`` into ``target`` under the branch's lock. A pinned
+        point nobody wrote after is copied as it is; otherwise (or when a client writes while
+        the copy runs) it is recovered to."""
         server = await self.server()
         files = self._files(source)
         runtime = self._runtime(source.id)
+        scratch = target.directory.parent / f".recovery-{secrets.token_hex(4)}"
         async with runtime.lock:
+            if point.traffic is not None and point.traffic == runtime.traffic:
+                lsn = await branches.capture(
+                    server, files, runtime.cluster, point, target, scratch, quiet=True
+                )
+                if point.traffic == runtime.traffic:
+                    return lsn
             needs_server = files.materialized and (point.timestamp or point.lsn is not None)
             if needs_server:
                 await self._ensure_running_locked(source, runtime)
-            scratch = target.directory.parent / f".recovery-{secrets.token_hex(4)}"
             return await branches.capture(server, files, runtime.cluster, point, target, scratch)
 
     async def _on_create_branch(self, op: records.Operation) -> None:
@@ -612,9 +685,7 @@ class PostgresDataPlane:
         snapshot = self.store.snapshots.get(str(op.subject.get("snapshot_id")))
         if branch is None or snapshot is None:
             return
-        point = Point()
-        if snapshot.timestamp and snapshot.timestamp < snapshot.created_at:
-            point = Point(timestamp=clock.parse(snapshot.timestamp))
+        point = self._point(branch, op.subject)
         seed = branches.snapshot_seed(self.settings.root, branch.project_id, snapshot.id)
         lsn = await self._capture(branch, point, seed)
         snapshot = self.store.snapshots.get(snapshot.id)

@@ -43,6 +43,8 @@ async def create_branch(request: web.Request) -> web.Response:
         if spec.parent_id
         else lookups.default_branch(ctx.store, project)
     )
+    ctx.runner.ensure_unlocked(project.id)
+    pin = await ctx.dataplane.pin(parent)
     lsn, timestamp = provisioning.point_in_time(
         project,
         parent,
@@ -68,13 +70,14 @@ async def create_branch(request: web.Request) -> web.Response:
         for i, e in enumerate(endpoint_specs)
     ]
     ctx.runner.ensure_unlocked(project.id)
+    point, subject = provisioning.branch_point(lsn, timestamp, pin, parent.head_lsn)
 
     branch = provisioning.add_branch(
         ctx,
         project,
         name=spec.name,
         parent=parent,
-        parent_lsn=lsn,
+        parent_lsn=point,
         parent_timestamp=timestamp,
         protected=bool(spec.protected),
         init_source=spec.init_source,
@@ -89,10 +92,8 @@ async def create_branch(request: web.Request) -> web.Response:
             subject={
                 "source": "branch",
                 "source_branch_id": parent.id,
-                "lsn": branch.parent_lsn,
-                "exact_lsn": bool(spec.parent_lsn),
-                "timestamp": timestamp,
                 "schema_only": spec.init_source == "schema-only",
+                **subject,
             },
         )
     ]
@@ -317,9 +318,13 @@ async def restore_branch(request: web.Request) -> web.Response:
         )
     if target.restore_status == "restored":
         raise errors.BadRequest("restore from snapshot on target branch is still ongoing")
+    ctx.runner.ensure_unlocked(project.id)
+    pin = await ctx.dataplane.pin(source)
+    kept = await ctx.dataplane.pin(target) if spec.preserve_under_name else None
     lsn, timestamp = provisioning.point_in_time(
         project, source, spec.source_lsn, spec.source_timestamp, "source_lsn", "source_timestamp"
     )
+    point, subject = provisioning.branch_point(lsn, timestamp, pin, source.head_lsn)
     if spec.preserve_under_name:
         provisioning.ensure_branch_name_free(ctx, project.id, spec.preserve_under_name)
     ctx.runner.ensure_unlocked(project.id)
@@ -345,7 +350,12 @@ async def restore_branch(request: web.Request) -> web.Response:
                 "create_branch",
                 "create_branch",
                 branch_id=preserved.id,
-                subject={"source": "branch", "source_branch_id": target.id, "copy": True},
+                subject={
+                    "source": "branch",
+                    "source_branch_id": target.id,
+                    "copy": True,
+                    **provisioning.branch_point(None, None, kept, target.head_lsn)[1],
+                },
             )
         )
     if not own_history:
@@ -353,7 +363,7 @@ async def restore_branch(request: web.Request) -> web.Response:
         provisioning.copy_branch_contents(ctx, source, target)
         target.parent_id = source.id
     stamp = clock.now_iso()
-    target.parent_lsn = ids.format_lsn(lsn if lsn is not None else source.head_lsn)
+    target.parent_lsn = ids.format_lsn(point)
     target.parent_timestamp = timestamp or stamp
     target.last_reset_at = stamp
     target.current_state = "resetting"
@@ -366,12 +376,7 @@ async def restore_branch(request: web.Request) -> web.Response:
             "create_timeline",
             "restore_branch",
             branch_id=target.id,
-            subject={
-                "source_branch_id": source.id,
-                "lsn": target.parent_lsn,
-                "exact_lsn": bool(spec.source_lsn),
-                "timestamp": timestamp,
-            },
+            subject={"source_branch_id": source.id, **subject},
         )
     )
     for endpoint in lookups.branch_endpoints(ctx.store, target):

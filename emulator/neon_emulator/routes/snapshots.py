@@ -54,9 +54,12 @@ async def create_snapshot(request: web.Request) -> web.Response:
         raise errors.BadRequest(
             f"snapshots can only be taken of root branches; branch {branch.id} has a parent"
         )
+    ctx.runner.ensure_unlocked(project.id)
+    pin = await ctx.dataplane.pin(branch)
     lsn, timestamp = provisioning.point_in_time(
         project, branch, spec.lsn, spec.timestamp, "lsn", "timestamp"
     )
+    point, subject = provisioning.branch_point(lsn, timestamp, pin, branch.head_lsn)
     expires_at = None
     if spec.expires_at is not None:
         try:
@@ -80,7 +83,7 @@ async def create_snapshot(request: web.Request) -> web.Response:
         ),
         project_id=project.id,
         name=spec.name or f"{branch.name} snapshot {stamp}",
-        lsn=ids.format_lsn(lsn if lsn is not None else branch.head_lsn),
+        lsn=ids.format_lsn(point),
         timestamp=timestamp or stamp,
         source_branch_id=branch.id,
         created_at=stamp,
@@ -98,7 +101,7 @@ async def create_snapshot(request: web.Request) -> web.Response:
                 "create_branch",
                 "create_snapshot",
                 branch_id=branch.id,
-                subject={"snapshot_id": snapshot.id, "lsn": snapshot.lsn},
+                subject={"snapshot_id": snapshot.id, **subject},
             )
         ],
     )
