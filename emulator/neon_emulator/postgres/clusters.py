@@ -81,13 +81,27 @@ class ClusterError(RuntimeError):
     """A server command or start failed; the message carries PostgreSQL's own words."""
 
 
+HBA = """\
+# neon-emulator: the proxy's sessions arrive on the private socket, after the proxy itself
+# authenticated the client; TCP (the emulator's own admin sessions) needs a SCRAM password
+local all all trust
+local replication all trust
+host all all 127.0.0.1/32 scram-sha-256
+host replication all 127.0.0.1/32 scram-sha-256
+"""
+
+
 @dataclass(frozen=True)
 class Server:
-    """How to run server programs here: which binaries, as whom, with which admin password."""
+    """How to run server programs here: which binaries, as whom, with which admin password.
+
+    ``run_dir`` (short, private to the server user: only the emulator reaches it) holds every
+    cluster's Unix socket and the ``pg_hba.conf`` they all use (:data:`HBA`)."""
 
     binaries: Binaries
     user: ServerUser
     admin_password: str
+    run_dir: Path | None = None
 
     async def run(
         self, *args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
@@ -248,6 +262,10 @@ class Cluster:
             )
         else:
             settings["archive_mode"] = "off"
+        if self.server.run_dir is not None:
+            settings["unix_socket_directories"] = _escape(self.server.run_dir)
+            settings["unix_socket_permissions"] = "0700"
+            settings["hba_file"] = _escape(self.server.run_dir / "pg_hba.conf")
         settings.update(extra)
         args: list[str] = []
         for key, value in settings.items():
@@ -328,6 +346,30 @@ class Cluster:
             autocommit=True,
             connect_timeout=10,
         )
+
+    @property
+    def socket(self) -> str:
+        """The private Unix socket where the server trusts every session (the proxy's)."""
+        if self.port is None or self.server.run_dir is None:
+            raise ClusterError("cluster is not running with a private socket")
+        return str(self.server.run_dir / f".s.PGSQL.{self.port}")
+
+    async def role_secret(self, role: str) -> str | None:
+        """``role``'s password verifier in ``pg_authid`` (``None``: no such role or password)."""
+        if self.port is None or self.server.run_dir is None:
+            raise ClusterError("cluster is not running with a private socket")
+        async with await psycopg.AsyncConnection.connect(
+            host=str(self.server.run_dir),
+            port=self.port,
+            user=ADMIN_ROLE,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=10,
+        ) as conn:
+            row = await (
+                await conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", [role])
+            ).fetchone()
+        return str(row[0]) if row is not None and row[0] is not None else None
 
     async def current_lsn(self) -> str:
         async with await self.connect() as conn:

@@ -38,6 +38,7 @@ import contextlib
 import json
 import logging
 import secrets
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -157,14 +158,19 @@ class PostgresDataPlane:
         cert, key = tls.ensure_certificate(root, self.settings.host_domain)
         remembered = _read_port(root / "proxy.json")
         wanted = self.settings.port or remembered or 0
-        front = proxy.Proxy(self, tls.server_context(cert, key), self.settings.listen_host, wanted)
+        pem = cert.read_text()
+        front = proxy.Proxy(
+            self, tls.server_context(cert, key), self.settings.listen_host, wanted, pem
+        )
         try:
             await front.start()
         except OSError:
             if self.settings.port:
                 raise
             logger.warning("port %s is taken; connection URIs handed out before are stale", wanted)
-            front = proxy.Proxy(self, tls.server_context(cert, key), self.settings.listen_host, 0)
+            front = proxy.Proxy(
+                self, tls.server_context(cert, key), self.settings.listen_host, 0, pem
+            )
             await front.start()
         self._proxy = front
         (root / "proxy.json").write_text(json.dumps({"port": front.port}))
@@ -189,6 +195,8 @@ class PostgresDataPlane:
         for branch_id in list(self._runtimes):
             with contextlib.suppress(Exception):
                 await self._stop_cluster(branch_id)
+        if self._server is not None and self._server.run_dir is not None:
+            clusters.remove_tree(self._server.run_dir)
 
     @property
     def port(self) -> int:
@@ -235,8 +243,11 @@ class PostgresDataPlane:
         if not password_file.exists():
             password_file.write_text(secrets.token_urlsafe(24))
             password_file.chmod(0o600)
-        server = Server(found, user, password_file.read_text().strip())
-        for directory in (root, root / "projects"):
+        run_dir = Path(tempfile.mkdtemp(prefix="neon-emulator-"))
+        (run_dir / "pg_hba.conf").write_text(clusters.HBA)
+        user.chown(run_dir / "pg_hba.conf")
+        server = Server(found, user, password_file.read_text().strip(), run_dir)
+        for directory in (root, root / "projects", run_dir):
             server.mkdir(directory)
         return server
 
@@ -310,7 +321,14 @@ class PostgresDataPlane:
         runtime.traffic += 1
         self._activity[endpoint_id] = time.time()
         options = ["-c", "default_transaction_read_only=on"] if endpoint.type == "read_only" else []
-        return proxy.Route("127.0.0.1", cluster.port, lease, options)
+        return proxy.Route(
+            host="127.0.0.1",
+            port=cluster.port,
+            socket=cluster.socket,
+            lease=lease,
+            secret=cluster.role_secret,
+            options=options,
+        )
 
     def _unsettled(self, endpoint_id: str) -> bool:
         endpoint = self.store.endpoints.get(endpoint_id)

@@ -8,9 +8,12 @@ the startup message, the way Neon's proxy does.
    the SNI host name (``<ep-id>[-pooler].…``). Neither → Neon's own "Endpoint ID is not
    specified" error.
 3. The :class:`Router` wakes the endpoint's compute (or refuses: unknown, disabled) and says where
-   its PostgreSQL listens; the startup message goes there and from then on bytes are piped both
-   ways. Authentication is the server's own SCRAM exchange, passed through.
-4. ``CancelRequest`` is forwarded to the server that issued the key (learned from
+   its PostgreSQL listens.
+4. The proxy authenticates the client itself (SCRAM-SHA-256, or -PLUS with channel binding over
+   TLS: :mod:`neon_emulator.postgres.authentication`) against the role's verifier in that
+   server, then opens the session on the server's private socket, which trusts it; from then
+   on bytes are piped both ways.
+5. ``CancelRequest`` is forwarded to the server that issued the key (learned from
    ``BackendKeyData`` while piping).
 
 Refusals are ``ErrorResponse`` messages with SQLSTATE codes, so drivers report them like any
@@ -25,10 +28,11 @@ import logging
 import re
 import ssl
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from neon_emulator.postgres import authentication
 from neon_emulator.postgres.tls import SNI_ATTRIBUTE
 
 logger = logging.getLogger(__name__)
@@ -70,7 +74,15 @@ class Lease(Protocol):
 class Route:
     host: str
     port: int
+    """The server's TCP address (cancel requests go there)."""
+
+    socket: str
+    """The server's private Unix socket, where it trusts the proxy's sessions."""
+
     lease: Lease
+    secret: Callable[[str], Awaitable[str | None]]
+    """A role's SCRAM verifier in that server (``None``: no such role or no SCRAM password)."""
+
     options: list[str] = field(default_factory=list)
     """Extra server options (``-c name=value``) for this session, e.g. read-only endpoints."""
 
@@ -134,9 +146,17 @@ def strip_pooler(endpoint_id: str) -> tuple[str, bool]:
 
 
 class Proxy:
-    def __init__(self, router: Router, tls: ssl.SSLContext | None, host: str, port: int) -> None:
+    def __init__(
+        self,
+        router: Router,
+        tls: ssl.SSLContext | None,
+        host: str,
+        port: int,
+        certificate_pem: str | None = None,
+    ) -> None:
         self._router = router
         self._tls = tls
+        self._certificate_pem = certificate_pem
         self._host = host
         self._requested_port = port
         self._server: asyncio.Server | None = None
@@ -219,6 +239,20 @@ class Proxy:
             await writer.drain()
             return
         try:
+            user = params.get("user", "")
+            tls = writer.get_extra_info("ssl_object") is not None
+            try:
+                await authentication.authenticate(
+                    reader,
+                    writer,
+                    user,
+                    await route.secret(user),
+                    self._certificate_pem if tls else None,
+                )
+            except authentication.Failed as exc:
+                writer.write(error_response(str(exc), exc.code))
+                await writer.drain()
+                return
             await self._pipe(reader, writer, code, params, rest, route)
         finally:
             route.lease.release()
@@ -239,7 +273,7 @@ class Proxy:
         else:
             forwarded.pop("options", None)
         try:
-            up_reader, up_writer = await asyncio.open_connection(route.host, route.port)
+            up_reader, up_writer = await asyncio.open_unix_connection(route.socket)
         except OSError as exc:
             writer.write(error_response(f"Couldn't connect to compute node: {exc}", "08006"))
             await writer.drain()
