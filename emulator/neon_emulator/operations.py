@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neon_emulator import clock, errors, ids, records
-from neon_emulator.dataplane import DataPlane
+from neon_emulator.dataplane import DataPlane, check_intent
 from neon_emulator.settings import Knobs
 from neon_emulator.store import Store
 
@@ -49,6 +49,9 @@ class Step:
     branch_id: str | None = None
     endpoint_id: str | None = None
     subject: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_intent(self.intent)  # a typo fails the request that made it, not silently later
 
 
 class OperationRunner:
@@ -224,25 +227,37 @@ def settle(store: Store, op: records.Operation) -> None:
     elif op.intent == "start_compute" and op.endpoint_id:
         endpoint = store.endpoints.get(op.endpoint_id)
         if endpoint is not None:
-            if endpoint.current_state != "active":
-                endpoint.started_at = stamp
-            endpoint.current_state = "active"
-            endpoint.pending_state = None
-            endpoint.last_active = stamp
-            endpoint.updated_at = stamp
-            store.endpoints.put(endpoint)
-            project = store.projects.get(endpoint.project_id)
-            if project is not None:
-                project.compute_last_active_at = stamp
-                store.projects.put(project)
+            activate(store, endpoint)
     elif op.intent == "suspend_compute" and op.endpoint_id:
         endpoint = store.endpoints.get(op.endpoint_id)
         if endpoint is not None:
-            if endpoint.current_state == "active" and endpoint.started_at:
-                started = clock.parse(endpoint.started_at)
-                endpoint.active_seconds += max((clock.now() - started).total_seconds(), 0.0)
-            endpoint.current_state = "idle"
-            endpoint.pending_state = None
-            endpoint.suspended_at = stamp
-            endpoint.updated_at = stamp
-            store.endpoints.put(endpoint)
+            deactivate(store, endpoint)
+
+
+def activate(store: Store, endpoint: records.Endpoint) -> None:
+    """The endpoint's compute is up: ``active`` (since now, unless it already was)."""
+    stamp = clock.now_iso()
+    if endpoint.current_state != "active":
+        endpoint.started_at = stamp
+    endpoint.current_state = "active"
+    endpoint.pending_state = None
+    endpoint.last_active = stamp
+    endpoint.updated_at = stamp
+    store.endpoints.put(endpoint)
+    project = store.projects.get(endpoint.project_id)
+    if project is not None:
+        project.compute_last_active_at = stamp
+        store.projects.put(project)
+
+
+def deactivate(store: Store, endpoint: records.Endpoint) -> None:
+    """The endpoint's compute is suspended: ``idle``, its active time banked."""
+    stamp = clock.now_iso()
+    if endpoint.current_state == "active" and endpoint.started_at:
+        started = clock.parse(endpoint.started_at)
+        endpoint.active_seconds += max((clock.now() - started).total_seconds(), 0.0)
+    endpoint.current_state = "idle"
+    endpoint.pending_state = None
+    endpoint.suspended_at = stamp
+    endpoint.updated_at = stamp
+    store.endpoints.put(endpoint)

@@ -14,9 +14,7 @@ Layout under ``<state dir>/postgres/``::
 A branch never connected to has neither ``data/`` nor processes; creating 10,000 projects
 creates 10,000 directories at most (none, in fact: directories appear when data must be kept).
 
-:func:`capture` answers "the data of this branch at that moment" as a new seed: the branch's own
-seed when nothing was written before that moment, a ``pg_basebackup`` (or a copy of the stopped
-cluster) for "now", and a real point-in-time recovery from seed + archive otherwise.
+Capturing "the data of this branch at that moment" as a new seed is :mod:`.capture`'s job.
 """
 
 from __future__ import annotations
@@ -26,11 +24,10 @@ import json
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from neon_emulator import clock, ids
+from neon_emulator import clock
 from neon_emulator.postgres import catalogs, clusters
 from neon_emulator.postgres.clusters import Cluster, Server
 
@@ -179,81 +176,6 @@ async def adopt_seed(server: Server, source: SeedDir, target: SeedDir) -> None:
     if source.own.exists():
         await server.copy(source.own, target.own, link=True)
     target.write_info(source.info)
-
-
-@dataclass(frozen=True)
-class Point:
-    """A moment in a branch's history: ``None`` fields mean "now" (when the capture runs)."""
-
-    timestamp: datetime | None = None
-    lsn: int | None = None
-    traffic: int | None = None
-    """With ``lsn``, pinned when the request was answered: the branch's proxy traffic count
-    then. While it is unchanged, nobody wrote since, and the present state is that moment's."""
-
-
-async def capture(
-    server: Server,
-    files: BranchFiles,
-    running: Cluster | None,
-    point: Point,
-    target: SeedDir,
-    scratch: Path,
-    *,
-    quiet: bool = False,
-) -> str | None:
-    """Store the branch's data as of ``point`` as seed ``target``; returns its LSN.
-
-    ``running`` is the branch's started cluster, when there is one (PITR needs it started, to
-    seal the archive). ``quiet``: nothing was written since ``point``, its present state will
-    do (a base backup or a copy instead of a recovery). The caller holds the branch's lock.
-    """
-    meta = files.meta()
-    server.mkdir(target.directory)
-    clusters.remove_tree(target.own)
-    named = ids.format_lsn(point.lsn) if point.lsn is not None else None
-    if not files.materialized or meta.materialized_at is None:
-        await adopt_seed(server, files.seed, target)
-        return named or files.seed.info.lsn
-    now = quiet or (point.timestamp is None and point.lsn is None)
-    materialized = datetime.fromisoformat(meta.materialized_at)
-    start_lsn = ids.parse_lsn(meta.start_lsn) if meta.start_lsn else 0
-    before_cluster = not now and (
-        (point.timestamp is not None and point.timestamp < materialized)
-        or (point.lsn is not None and point.lsn <= start_lsn)
-    )
-    if before_cluster:
-        await adopt_seed(server, files.seed, target)
-        return named or files.seed.info.lsn
-    info = SeedInfo(applied=meta.applied)
-    if now:
-        if running is not None and running.running:
-            info.lsn = await running.base_backup(target.own)
-        else:
-            await server.copy(files.data, target.own)
-            for leftover in ("postmaster.pid", "postmaster.opts"):
-                (target.own / leftover).unlink(missing_ok=True)
-            info.lsn = meta.last_lsn
-        info.lsn = named or info.lsn
-    else:
-        if running is None or not running.running:
-            raise clusters.ClusterError("point-in-time recovery needs the branch's cluster started")
-        await running.seal_history()
-        clusters.remove_tree(scratch)
-        server.mkdir(scratch)
-        info.lsn = await clusters.recover(
-            server,
-            files.seed.path,
-            files.archive,
-            target.own,
-            scratch / "recovery.log",
-            time_target=point.timestamp.isoformat() if point.timestamp else None,
-            lsn_target=named,
-        )
-        info.lsn = named or info.lsn
-        clusters.remove_tree(scratch)
-    target.write_info(info)
-    return info.lsn
 
 
 def replace_seed(server: Server, files: BranchFiles, staged: SeedDir) -> None:
