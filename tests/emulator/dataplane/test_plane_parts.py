@@ -28,6 +28,25 @@ def operation(intent: str) -> records.Operation:
     )
 
 
+def endpoint_record(**fields: object) -> records.Endpoint:
+    stamp = clock.now_iso()
+    values: dict[str, object] = {
+        "id": "ep-a",
+        "project_id": "p-1",
+        "branch_id": "br-a",
+        "type": "read_write",
+        "region_id": "aws-us-east-2",
+        "autoscaling_limit_min_cu": 0.25,
+        "autoscaling_limit_max_cu": 0.25,
+        "suspend_timeout_seconds": 0,
+        "provisioner": "k8s-neonvm",
+        "created_at": stamp,
+        "updated_at": stamp,
+        **fields,
+    }
+    return records.Endpoint.model_validate(values)
+
+
 @pytest.mark.unit
 def test_the_operation_table_covers_every_intent_the_control_plane_may_emit(
     tmp_path: Path,
@@ -61,19 +80,7 @@ def test_a_connection_counts_the_bytes_it_passes_as_its_branchs_traffic(tmp_path
     clusters = Clusters(PlaneSettings(root=tmp_path))
     activity = Activity(clusters)
     stamp = clock.now_iso()
-    endpoint = records.Endpoint(
-        id="ep-a",
-        project_id="p-1",
-        branch_id="br-a",
-        type="read_write",
-        region_id="aws-us-east-2",
-        autoscaling_limit_min_cu=0.25,
-        autoscaling_limit_max_cu=0.25,
-        suspend_timeout_seconds=0,
-        provisioner="k8s-neonvm",
-        created_at=stamp,
-        updated_at=stamp,
-    )
+    endpoint = endpoint_record()
     branch = records.Branch(
         id="br-a",
         project_id="p-1",
@@ -120,19 +127,7 @@ def seed_project(store: Store) -> records.Endpoint:
     store.databases.put(
         records.Database(id=1, branch_id="br-a", name="appdb", owner_name="app", **common)
     )
-    endpoint = records.Endpoint(
-        id="ep-a",
-        branch_id="br-a",
-        type="read_write",
-        region_id="aws-us-east-2",
-        autoscaling_limit_min_cu=0.25,
-        autoscaling_limit_max_cu=0.25,
-        suspend_timeout_seconds=0,
-        provisioner="k8s-neonvm",
-        current_state="idle",
-        pending_state=None,
-        **common,
-    )
+    endpoint = endpoint_record(current_state="idle", pending_state=None)
     store.endpoints.put(endpoint)
     store.commit()
     return endpoint
