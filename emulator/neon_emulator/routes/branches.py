@@ -11,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from neon_emulator import bodies, clock, context, errors, ids, lookups, provisioning, queries, views
+from neon_emulator import bodies, clock, context, errors, lookups, provisioning, queries, views
+from neon_emulator.actions import branches
 from neon_emulator.operations import Step
 from neon_emulator.routes import no_content, reply
 
@@ -20,109 +21,17 @@ routes = web.RouteTableDef()
 _SORTS = ("name", "created_at", "updated_at")
 
 
-def _expiry(text: str | None, field: str) -> str | None:
-    if text is None:
-        return None
-    try:
-        moment = clock.parse(text)
-    except ValueError:
-        raise errors.BadRequest(f"{field}: {text!r} is not an RFC 3339 timestamp") from None
-    if moment <= clock.now():
-        raise errors.BadRequest(f"{field} {text} must be in the future")
-    return clock.iso(moment)
-
-
 @routes.post("/projects/{project_id}/branches")
 async def create_branch(request: web.Request) -> web.Response:
     ctx = context.of(request)
     project = lookups.requested_project(request, ctx.store)
     body = await bodies.parse(request, bodies.BranchCreate, optional=True)
-    spec = body.branch or bodies.BranchSpec()
-    parent = (
-        lookups.branch(ctx.store, project, spec.parent_id)
-        if spec.parent_id
-        else lookups.default_branch(ctx.store, project)
-    )
-    ctx.runner.ensure_unlocked(project.id)
-    pin = await ctx.dataplane.pin(parent)
-    lsn, timestamp = provisioning.point_in_time(
-        project,
-        parent,
-        spec.parent_lsn,
-        spec.parent_timestamp,
-        "branch.parent_lsn",
-        "branch.parent_timestamp",
-    )
-    if spec.name:
-        provisioning.ensure_branch_name_free(ctx, project.id, spec.name)
-    expires_at = _expiry(spec.expires_at, "branch.expires_at")
-    endpoint_specs = body.endpoints or []
-    if sum(1 for e in endpoint_specs if e.type == "read_write") > 1:
-        raise errors.BadRequest("endpoints: a branch can have only one read_write endpoint")
-    limits = [
-        provisioning.resolve_limits(
-            e.autoscaling_limit_min_cu,
-            e.autoscaling_limit_max_cu,
-            e.suspend_timeout_seconds,
-            project.default_endpoint_settings,
-            f"endpoints[{i}].",
-        )
-        for i, e in enumerate(endpoint_specs)
-    ]
-    ctx.runner.ensure_unlocked(project.id)
-    point, subject = provisioning.branch_point(lsn, timestamp, pin, parent.head_lsn)
-
-    branch = provisioning.add_branch(
-        ctx,
-        project,
-        name=spec.name,
-        parent=parent,
-        parent_lsn=point,
-        parent_timestamp=timestamp,
-        protected=bool(spec.protected),
-        init_source=spec.init_source,
-        expires_at=expires_at,
-        annotations=body.annotation_value,
-    )
-    steps = [
-        Step(
-            "create_branch",
-            "create_branch",
-            branch_id=branch.id,
-            subject={
-                "source": "branch",
-                "source_branch_id": parent.id,
-                "schema_only": spec.init_source == "schema-only",
-                **subject,
-            },
-        )
-    ]
-    endpoints = []
-    for endpoint_spec, (min_cu, max_cu, suspend) in zip(endpoint_specs, limits, strict=True):
-        endpoint = provisioning.add_endpoint(
-            ctx,
-            project,
-            branch,
-            type=endpoint_spec.type,
-            min_cu=min_cu,
-            max_cu=max_cu,
-            suspend=suspend,
-            provisioner=endpoint_spec.provisioner,
-            settings=(
-                endpoint_spec.settings.model_dump(exclude_none=True)
-                if endpoint_spec.settings
-                else None
-            ),
-        )
-        endpoints.append(endpoint)
-        steps.append(
-            Step("start_compute", "start_compute", branch_id=branch.id, endpoint_id=endpoint.id)
-        )
-    ops = ctx.runner.submit(project.id, steps)
+    created = await branches.create(ctx, project, body)
+    branch, endpoints = created.branch, created.endpoints
     result: dict[str, Any] = {
         "branch": views.branch(ctx, branch),
         "endpoints": [views.endpoint(ctx, e) for e in endpoints],
-        "operations": views.operations(ops),
+        "operations": views.operations(created.operations),
         "roles": [views.role(r) for r in lookups.branch_roles(ctx.store, branch)],
         "databases": [views.database(d) for d in lookups.branch_databases(ctx.store, branch)],
     }
@@ -230,7 +139,7 @@ async def update_branch(request: web.Request) -> web.Response:
     patch = (await bodies.parse(request, bodies.BranchUpdate)).branch
     if patch.name is not None and patch.name != branch.name:
         provisioning.ensure_branch_name_free(ctx, project.id, patch.name)
-    expires_at = _expiry(patch.expires_at, "branch.expires_at")
+    expires_at = branches.expiry(patch.expires_at, "branch.expires_at")
     if patch.name is not None:
         branch.name = patch.name
     if patch.protected is not None:
@@ -301,90 +210,7 @@ async def restore_branch(request: web.Request) -> web.Response:
     project = lookups.requested_project(request, ctx.store)
     target = lookups.branch(ctx.store, project, request.match_info["branch_id"])
     spec = await bodies.parse(request, bodies.BranchRestore)
-    source = lookups.branch(ctx.store, project, spec.source_branch_id)
-    own_history = source.id == target.id
-    if own_history and not (spec.source_lsn or spec.source_timestamp):
-        raise errors.BadRequest(
-            "source_lsn or source_timestamp is required to restore a branch to its own history"
-        )
-    if own_history and not spec.preserve_under_name:
-        raise errors.BadRequest(
-            "preserve_under_name is required to restore a branch to its own history"
-        )
-    children = [b for b in lookups.live_branches(ctx.store, project.id) if b.parent_id == target.id]
-    if children and not spec.preserve_under_name:
-        raise errors.BadRequest(
-            f"preserve_under_name is required: branch {target.id} has child branches"
-        )
-    if target.restore_status == "restored":
-        raise errors.BadRequest("restore from snapshot on target branch is still ongoing")
-    ctx.runner.ensure_unlocked(project.id)
-    pin = await ctx.dataplane.pin(source)
-    kept = await ctx.dataplane.pin(target) if spec.preserve_under_name else None
-    lsn, timestamp = provisioning.point_in_time(
-        project, source, spec.source_lsn, spec.source_timestamp, "source_lsn", "source_timestamp"
-    )
-    point, subject = provisioning.branch_point(lsn, timestamp, pin, source.head_lsn)
-    if spec.preserve_under_name:
-        provisioning.ensure_branch_name_free(ctx, project.id, spec.preserve_under_name)
-    ctx.runner.ensure_unlocked(project.id)
-
-    steps = []
-    parent = ctx.store.branches.get(target.parent_id) if target.parent_id else None
-    if spec.preserve_under_name:
-        preserved = provisioning.add_branch(
-            ctx,
-            project,
-            name=spec.preserve_under_name,
-            parent=parent,
-            copy_from=target,
-        )
-        preserved.parent_lsn = target.parent_lsn
-        preserved.head_lsn = target.head_lsn
-        ctx.store.branches.put(preserved)
-        for child in children:
-            child.parent_id = preserved.id
-            ctx.store.branches.put(child)
-        steps.append(
-            Step(
-                "create_branch",
-                "create_branch",
-                branch_id=preserved.id,
-                subject={
-                    "source": "branch",
-                    "source_branch_id": target.id,
-                    "copy": True,
-                    **provisioning.branch_point(None, None, kept, target.head_lsn)[1],
-                },
-            )
-        )
-    if not own_history:
-        provisioning.clear_branch_contents(ctx, target)
-        provisioning.copy_branch_contents(ctx, source, target)
-        target.parent_id = source.id
-    stamp = clock.now_iso()
-    target.parent_lsn = ids.format_lsn(point)
-    target.parent_timestamp = timestamp or stamp
-    target.last_reset_at = stamp
-    target.current_state = "resetting"
-    target.pending_state = "ready"
-    target.state_changed_at = stamp
-    target.updated_at = stamp
-    ctx.store.branches.put(target)
-    steps.append(
-        Step(
-            "create_timeline",
-            "restore_branch",
-            branch_id=target.id,
-            subject={"source_branch_id": source.id, **subject},
-        )
-    )
-    for endpoint in lookups.branch_endpoints(ctx.store, target):
-        if endpoint.current_state == "active":
-            steps.append(
-                Step("start_compute", "start_compute", branch_id=target.id, endpoint_id=endpoint.id)
-            )
-    ops = ctx.runner.submit(project.id, steps)
+    ops = await branches.restore(ctx, project, target, spec)
     return reply({"branch": views.branch(ctx, target), "operations": views.operations(ops)})
 
 

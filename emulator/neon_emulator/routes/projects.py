@@ -12,14 +12,13 @@ from neon_emulator import (
     clock,
     context,
     errors,
-    ids,
     lookups,
     provisioning,
     queries,
     records,
-    regions,
     views,
 )
+from neon_emulator.actions import projects
 from neon_emulator.operations import Step
 from neon_emulator.routes import reply
 
@@ -45,101 +44,19 @@ def _endpoint_defaults(
 @routes.post("/projects")
 async def create_project(request: web.Request) -> web.Response:
     ctx = context.of(request)
-    caller = lookups.principal(request)
     spec = (await bodies.parse(request, bodies.ProjectCreate)).project
-    if caller.key.project_id is not None:
-        raise errors.Forbidden("project-scoped API keys cannot create projects")
-    org_id = caller.resolve_org(spec.org_id)
-    org = ctx.store.organizations.get(org_id)
-    if org is None:
-        raise errors.NotFound(f"organization {org_id} not found")
-    region_id = spec.region_id or ctx.settings.default_region
-    if region_id not in regions.REGIONS:
-        raise errors.BadRequest(f"project.region_id: unsupported region {region_id!r}")
-
-    given = spec.default_endpoint_settings or bodies.DefaultEndpointSettings()
-    min_cu, max_cu, suspend = provisioning.resolve_limits(
-        given.autoscaling_limit_min_cu or spec.autoscaling_limit_min_cu,
-        given.autoscaling_limit_max_cu or spec.autoscaling_limit_max_cu,
-        given.suspend_timeout_seconds,
-        provisioning.DEFAULT_ENDPOINT_SETTINGS,
-        "project.default_endpoint_settings.",
-    )
-    endpoint_defaults = {
-        **provisioning.DEFAULT_ENDPOINT_SETTINGS,
-        **given.model_dump(exclude_none=True),
-        "autoscaling_limit_min_cu": min_cu,
-        "autoscaling_limit_max_cu": max_cu,
-        "suspend_timeout_seconds": suspend,
-    }
-    branch_spec = spec.branch or bodies.ProjectBranchSpec()
-    database_name = branch_spec.database_name or "neondb"
-    role_name = branch_spec.role_name or f"{database_name}_owner"
-    provisioning.check_role_name(role_name, "project.branch.role_name")
-
-    active = [p for p in ctx.store.projects if p.org_id == org_id and p.deleted_at is None]
-    if len(active) >= org.projects_limit:
-        raise errors.Unprocessable(
-            f"organization projects limit of {org.projects_limit} exceeded, got {len(active)}",
-            code="PROJECTS_LIMIT_EXCEEDED",
-        )
-
-    stamp = clock.now_iso()
-    project_id = ids.unique(ids.project_id, lambda c: c in ctx.store.projects)
-    project = ctx.store.projects.put(
-        records.Project(
-            id=project_id,
-            seq=ctx.store.next_value("project_seq"),
-            name=spec.name or project_id,
-            org_id=org_id,
-            region_id=region_id,
-            pg_version=spec.pg_version or 17,
-            provisioner=spec.provisioner or "k8s-neonvm",
-            store_passwords=True if spec.store_passwords is None else spec.store_passwords,
-            history_retention_seconds=(
-                86_400 if spec.history_retention_seconds is None else spec.history_retention_seconds
-            ),
-            default_endpoint_settings=endpoint_defaults,
-            settings={**provisioning.DEFAULT_PROJECT_SETTINGS, **(spec.settings or {})},
-            created_at=stamp,
-            updated_at=stamp,
-        )
-    )
-    branch = provisioning.add_branch(
-        ctx,
-        project,
-        name=branch_spec.name or "main",
-        parent=None,
-        default=True,
-        annotations=branch_spec.annotations,
-    )
-    role = provisioning.add_role(ctx, branch, role_name)
-    database = provisioning.add_database(ctx, branch, database_name, role_name)
-    endpoint = provisioning.add_endpoint(
-        ctx,
-        project,
-        branch,
-        type="read_write",
-        min_cu=min_cu,
-        max_cu=max_cu,
-        suspend=suspend,
-    )
-    ops = ctx.runner.submit(
-        project.id,
-        [
-            Step("create_timeline", "create_branch", branch.id, subject={"source": "none"}),
-            Step("start_compute", "start_compute", branch_id=branch.id, endpoint_id=endpoint.id),
-        ],
-    )
+    created = projects.create(ctx, lookups.principal(request), spec)
     return reply(
         {
-            "project": views.project(ctx, project, detailed=False),
-            "connection_uris": [views.connection(ctx, endpoint, role, database)],
-            "roles": [views.role(role, with_password=True)],
-            "databases": [views.database(database)],
-            "operations": views.operations(ops),
-            "branch": views.branch(ctx, branch),
-            "endpoints": [views.endpoint(ctx, endpoint)],
+            "project": views.project(ctx, created.project, detailed=False),
+            "connection_uris": [
+                views.connection(ctx, created.endpoint, created.role, created.database)
+            ],
+            "roles": [views.role(created.role, with_password=True)],
+            "databases": [views.database(created.database)],
+            "operations": views.operations(created.operations),
+            "branch": views.branch(ctx, created.branch),
+            "endpoints": [views.endpoint(ctx, created.endpoint)],
         },
         status=201,
     )

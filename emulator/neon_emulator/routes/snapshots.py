@@ -17,17 +17,12 @@ from aiohttp import web
 
 from neon_emulator import (
     bodies,
-    clock,
     context,
-    errors,
-    ids,
     lookups,
-    provisioning,
     queries,
-    records,
     views,
 )
-from neon_emulator.context import Context
+from neon_emulator.actions import snapshots
 from neon_emulator.operations import Step
 from neon_emulator.routes import reply
 
@@ -50,61 +45,7 @@ async def create_snapshot(request: web.Request) -> web.Response:
     project = lookups.requested_project(request, ctx.store)
     branch = lookups.branch(ctx.store, project, request.match_info["branch_id"])
     spec = await _snapshot_parameters(request)
-    if branch.parent_id is not None:
-        raise errors.BadRequest(
-            f"snapshots can only be taken of root branches; branch {branch.id} has a parent"
-        )
-    ctx.runner.ensure_unlocked(project.id)
-    pin = await ctx.dataplane.pin(branch)
-    lsn, timestamp = provisioning.point_in_time(
-        project, branch, spec.lsn, spec.timestamp, "lsn", "timestamp"
-    )
-    point, subject = provisioning.branch_point(lsn, timestamp, pin, branch.head_lsn)
-    expires_at = None
-    if spec.expires_at is not None:
-        try:
-            expires_at = clock.iso(clock.parse(spec.expires_at))
-        except ValueError:
-            raise errors.BadRequest(
-                f"expires_at: {spec.expires_at!r} is not an RFC 3339 timestamp"
-            ) from None
-    org = ctx.store.organizations.get(project.org_id)
-    limit = org.snapshots_per_project if org else 100
-    manual = [s for s in ctx.store.snapshots.in_project(project.id) if s.manual]
-    if len(manual) >= limit:
-        raise errors.Unprocessable(
-            f"snapshots limit of {limit} per project exceeded, got {len(manual)}"
-        )
-    ctx.runner.ensure_unlocked(project.id)
-    stamp = clock.now_iso()
-    snapshot = records.Snapshot(
-        id=ids.unique(
-            lambda: ids.snapshot_id(project.region_id), lambda c: c in ctx.store.snapshots
-        ),
-        project_id=project.id,
-        name=spec.name or f"{branch.name} snapshot {stamp}",
-        lsn=ids.format_lsn(point),
-        timestamp=timestamp or stamp,
-        source_branch_id=branch.id,
-        created_at=stamp,
-        expires_at=expires_at,
-        manual=True,
-        full_size=views.LOGICAL_SIZE_BYTES,
-        roles=[views.role(r, with_password=True) for r in lookups.branch_roles(ctx.store, branch)],
-        databases=[views.database(d) for d in lookups.branch_databases(ctx.store, branch)],
-    )
-    ctx.store.snapshots.put(snapshot)
-    ops = ctx.runner.submit(
-        project.id,
-        [
-            Step(
-                "create_branch",
-                "create_snapshot",
-                branch_id=branch.id,
-                subject={"snapshot_id": snapshot.id, **subject},
-            )
-        ],
-    )
+    snapshot, ops = await snapshots.create(ctx, project, branch, spec)
     return reply({"snapshot": views.snapshot(snapshot), "operations": views.operations(ops)})
 
 
@@ -142,43 +83,6 @@ async def delete_snapshot(request: web.Request) -> web.Response:
     return reply({"operations": views.operations(ops)}, status=202)
 
 
-def _finalize(
-    ctx: Context, project: records.Project, restored: records.Branch, old_name: str | None
-) -> tuple[list[records.Endpoint], list[Step]]:
-    """Swap ``restored`` in for its target branch; returns the moved endpoints and steps."""
-    target_id = restored.restore_target_id
-    target = ctx.store.branches.get(target_id) if target_id else None
-    if target is None or target.deleted:
-        raise errors.BadRequest(f"the branch that {restored.id} should replace no longer exists")
-    new_old_name = old_name or f"{target.name} (old)"
-    if any(
-        b.name == new_old_name and b.id != target.id
-        for b in lookups.live_branches(ctx.store, project.id)
-    ):
-        raise errors.Conflict(f"branch with name {new_old_name!r} already exists")
-    stamp = clock.now_iso()
-    moved = lookups.branch_endpoints(ctx.store, target)
-    steps: list[Step] = []
-    for endpoint in moved:
-        endpoint.branch_id = restored.id
-        endpoint.updated_at = stamp
-        if endpoint.current_state == "active":
-            endpoint.pending_state = "active"
-            steps.append(Step("suspend_compute", "suspend_compute", restored.id, endpoint.id))
-            steps.append(Step("start_compute", "start_compute", restored.id, endpoint.id))
-        ctx.store.endpoints.put(endpoint)
-    restored.name, target.name = target.name, new_old_name
-    restored.default, target.default = target.default, False
-    restored.protected, target.protected = target.protected, False
-    restored.restored_as = target.id
-    restored.restore_status = "finalized"
-    restored.restore_target_id = None
-    restored.updated_at = target.updated_at = stamp
-    ctx.store.branches.put(target)
-    ctx.store.branches.put(restored)
-    return moved, steps
-
-
 @routes.post("/projects/{project_id}/snapshots/{snapshot_id}/restore")
 async def restore_snapshot(request: web.Request) -> web.Response:
     ctx = context.of(request)
@@ -186,46 +90,12 @@ async def restore_snapshot(request: web.Request) -> web.Response:
     snapshot = lookups.snapshot(ctx.store, project, request.match_info["snapshot_id"])
     spec = await bodies.parse(request, bodies.SnapshotRestore, optional=True)
     name = spec.name or queries.text(request.query, "name")
-    target_id = spec.target_branch_id or snapshot.source_branch_id
-    if not target_id:
-        raise errors.BadRequest("target_branch_id is required: the snapshot has no source branch")
-    target = lookups.branch(ctx.store, project, target_id)
-    if name:
-        provisioning.ensure_branch_name_free(ctx, project.id, name)
-    ctx.runner.ensure_unlocked(project.id)
-
-    stamp = clock.now_iso()
-    branch = provisioning.add_branch(
-        ctx,
-        project,
-        name=name or f"{target.name} restored from {snapshot.name}",
-        parent=None,
-        parent_lsn=ids.parse_lsn(snapshot.lsn) if snapshot.lsn else None,
-    )
-    provisioning.copy_roles_and_databases(ctx, branch, snapshot.roles, snapshot.databases)
-    branch.restore_status = "restored"
-    branch.restored_from = snapshot.id
-    branch.restore_target_id = target.id
-    branch.updated_at = stamp
-    ctx.store.branches.put(branch)
-    steps = [
-        Step(
-            "create_branch",
-            "create_branch",
-            branch_id=branch.id,
-            subject={"source": "snapshot", "snapshot_id": snapshot.id},
-        )
-    ]
-    moved: list[records.Endpoint] = []
-    if spec.finalize_restore:
-        moved, more = _finalize(ctx, project, branch, None)
-        steps.extend(more)
-    ops = ctx.runner.submit(project.id, steps)
+    restored = snapshots.restore(ctx, project, snapshot, spec, name)
     return reply(
         {
-            "branch": views.branch(ctx, branch),
-            "endpoints": [views.endpoint(ctx, e) for e in moved],
-            "operations": views.operations(ops),
+            "branch": views.branch(ctx, restored.branch),
+            "endpoints": [views.endpoint(ctx, e) for e in restored.moved],
+            "operations": views.operations(restored.operations),
         }
     )
 
@@ -236,13 +106,5 @@ async def finalize_restore(request: web.Request) -> web.Response:
     project = lookups.requested_project(request, ctx.store)
     branch = lookups.branch(ctx.store, project, request.match_info["branch_id"])
     spec = await bodies.parse(request, bodies.FinalizeRestore, optional=True)
-    if branch.restore_status != "restored":
-        raise errors.BadRequest(
-            f"branch {branch.id} is not a restored snapshot awaiting finalization"
-        )
-    ctx.runner.ensure_unlocked(project.id)
-    _, steps = _finalize(ctx, project, branch, spec.name)
-    if not steps:
-        steps = [Step("apply_config", "apply_config", branch_id=branch.id)]
-    ops = ctx.runner.submit(project.id, steps)
+    ops = snapshots.finalize(ctx, project, branch, spec.name)
     return reply({"operations": views.operations(ops)})
