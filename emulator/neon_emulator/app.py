@@ -2,6 +2,8 @@
 
 Request path, outermost first:
 
+0. ``requestlog`` (every request but ``/healthz``): one INFO line with method, route template,
+   status, duration and request id (:mod:`neon_emulator.requestlog`).
 1. ``envelope`` (every request): request id (``X-Request-ID`` or a fresh UUID) echoed in
    ``X-Neon-Ret-Request-Id``; :class:`~neon_emulator.errors.ApiError` and unknown routes become
    ``GeneralError`` JSON; the store is committed once the handler returns.
@@ -24,7 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from neon_emulator import auth, context, errors, faults, lookups
+from neon_emulator import auth, context, errors, faults, lookups, requestlog
 from neon_emulator.context import Context
 from neon_emulator.dataapi import server as data_api_server
 from neon_emulator.neonauth import server as neon_auth_server
@@ -101,7 +103,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def create_app(ctx: Context) -> web.Application:
-    app = web.Application(middlewares=[envelope])
+    app = web.Application(middlewares=[requestlog.middleware(ctx.settings.api_prefix), envelope])
     app[context.CONTEXT] = ctx
     api = web.Application(middlewares=[gate])
     for module in (

@@ -75,7 +75,11 @@ def parser() -> argparse.ArgumentParser:
         default=300.0,
         help="seconds of inactivity before suspending when suspend_timeout_seconds is 0",
     )
-    serve.add_argument("--log-level", default="WARNING")
+    serve.add_argument(
+        "--log-level",
+        default="INFO",
+        help="INFO (default) logs one line per API request; WARNING keeps only problems",
+    )
     return root
 
 
