@@ -31,17 +31,21 @@ from neon_emulator.context import Context
 from neon_emulator.dataapi import server as data_api_server
 from neon_emulator.neonauth import server as neon_auth_server
 from neon_emulator.routes import (
+    accounts,
     admin,
+    api_keys,
     branches,
     consumption,
     data_api,
     databases,
     endpoints,
+    members,
     neon_auth,
     neon_auth_config,
     neon_auth_users,
     operations,
     organizations,
+    permissions,
     projects,
     roles,
     snapshots,
@@ -51,6 +55,27 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID = "neon_emulator.request_id"
+
+API_ROUTES: tuple[web.RouteTableDef, ...] = (
+    projects.routes,
+    branches.routes,
+    endpoints.routes,
+    roles.routes,
+    databases.routes,
+    operations.routes,
+    snapshots.routes,
+    accounts.routes,
+    organizations.routes,
+    api_keys.routes,
+    members.routes,
+    permissions.routes,
+    neon_auth.routes,
+    neon_auth_config.routes,
+    neon_auth_users.routes,
+    data_api.routes,
+    consumption.routes,
+)
+"""Every route served under ``/api/v2`` (the contract test compares them with Neon's spec)."""
 
 
 def error_response(exc: errors.ApiError, request_id: str) -> web.Response:
@@ -106,22 +131,8 @@ def create_app(ctx: Context) -> web.Application:
     app = web.Application(middlewares=[requestlog.middleware(ctx.settings.api_prefix), envelope])
     app[context.CONTEXT] = ctx
     api = web.Application(middlewares=[gate])
-    for module in (
-        projects,
-        branches,
-        endpoints,
-        roles,
-        databases,
-        operations,
-        snapshots,
-        organizations,
-        neon_auth,
-        neon_auth_config,
-        neon_auth_users,
-        data_api,
-        consumption,
-    ):
-        api.router.add_routes(module.routes)
+    for table in API_ROUTES:
+        api.router.add_routes(table)
     app.add_subapp(ctx.settings.api_prefix, api)
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(admin.routes)

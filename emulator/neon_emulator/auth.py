@@ -7,15 +7,20 @@ Three kinds of keys, as on Neon:
 * organization keys act in their one organization; ``org_id`` is implied;
 * project-scoped organization keys additionally see only their project.
 
+A personal key also sees the projects shared with its user's email (project permissions) in
+organizations the user does not belong to. Within an organization a personal key acts with its
+user's role (``admin`` or ``member``); an organization key acts as an admin of its organization.
+
 No key or an unknown one → 401. A project the key cannot see is reported as missing (404), an
-organization it cannot act in as 403.
+organization it cannot act in as 403, an admin-only action by a member as 403.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from neon_emulator import clock, errors, records
+from neon_emulator import clock, errors, memberships, records
 from neon_emulator.store import Store
 
 
@@ -23,20 +28,32 @@ from neon_emulator.store import Store
 class Principal:
     key: records.ApiKey
     user_id: str
-    org_ids: frozenset[str]
+    roles: Mapping[str, records.MemberRole]
+    """The organizations the key acts in, with the role it acts with in each."""
+    shared: frozenset[str] = frozenset()
+    """Projects of other organizations shared with the key's user (personal keys only)."""
 
     @property
     def personal(self) -> bool:
         return self.key.org_id is None
 
+    @property
+    def org_ids(self) -> frozenset[str]:
+        return frozenset(self.roles)
+
     def sees(self, project: records.Project) -> bool:
         if self.key.project_id is not None and project.id != self.key.project_id:
             return False
-        return project.org_id in self.org_ids
+        return project.org_id in self.roles or project.id in self.shared
 
     def require_org(self, org_id: str) -> None:
-        if org_id not in self.org_ids:
+        if org_id not in self.roles:
             raise errors.Forbidden(f"API key has no access to organization {org_id}")
+
+    def require_admin(self, org_id: str) -> None:
+        self.require_org(org_id)
+        if self.roles[org_id] != "admin":
+            raise errors.Forbidden(f"only admins of organization {org_id} can do this")
 
     def resolve_org(self, org_id: str | None) -> str:
         """The organization a list or create acts in: explicit, or implied by an org key."""
@@ -56,10 +73,14 @@ def authenticate(store: Store, authorization: str | None, remote: str | None) ->
     if key is None or key.revoked:
         raise errors.Unauthorized("authentication required")
     user_id = key.created_by
-    if key.org_id is not None:
-        org_ids = frozenset({key.org_id})
-    else:
-        org_ids = frozenset(org.id for org in store.organizations if user_id in org.member_ids)
     key.last_used_at = clock.now_iso()
     key.last_used_from_addr = remote or ""
-    return Principal(key=key, user_id=user_id, org_ids=org_ids)
+    if key.org_id is not None:
+        return Principal(key=key, user_id=user_id, roles={key.org_id: "admin"})
+    user = store.users.get(user_id)
+    return Principal(
+        key=key,
+        user_id=user_id,
+        roles=memberships.roles(store, user_id),
+        shared=memberships.shared_projects(store, user.email) if user else frozenset(),
+    )

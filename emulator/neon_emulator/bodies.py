@@ -25,6 +25,7 @@ SuspendTimeout = Annotated[int, Field(ge=-1, le=604_800)]
 PgVersion = Annotated[int, Field(ge=14, le=18)]
 Name = Annotated[str, Field(min_length=1, max_length=256)]
 Id = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,60}$")]
+Email = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")]
 EndpointType = Literal["read_write", "read_only"]
 
 
@@ -228,6 +229,26 @@ class ApiKeyCreate(Body):
     project_id: Id | None = None
 
 
+MemberRole = Literal["admin", "member"]
+
+
+class MemberUpdate(Body):
+    role: MemberRole
+
+
+class InvitationCreate(Body):
+    email: Email
+    role: MemberRole
+
+
+class InvitationsCreate(Body):
+    invitations: list[InvitationCreate]
+
+
+class PermissionGrant(Body):
+    email: Email
+
+
 AuthProvider = Literal["mock", "stack", "better_auth"]
 OAuthProviderId = Literal["google", "github", "microsoft", "vercel"]
 
@@ -281,7 +302,6 @@ class DomainsDelete(Body):
     auth_provider: AuthProvider | None = None
 
 
-Email = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")]
 UserName = Annotated[str, Field(min_length=1, max_length=255)]
 
 

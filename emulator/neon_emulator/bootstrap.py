@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from neon_emulator import clock, ids, records
+from neon_emulator import api_keys, clock, ids, memberships, records
 from neon_emulator.store import Store
 
 # Plans are values every client's ``BillingSubscriptionType`` enum knows (neon-api 0.3.0 predates
@@ -42,6 +42,7 @@ def ensure_account(store: Store) -> Account:
                 id=ids.user_id(), email="emulator@example.com", name="Emulator", created_at=stamp
             )
         )
+    memberships.adopt_legacy_members(store)
     organizations: dict[str, str] = {}
     for tier, (name, plan) in TIERS.items():
         org = next((o for o in store.organizations if o.handle == tier), None)
@@ -54,23 +55,20 @@ def ensure_account(store: Store) -> Account:
                     plan=plan,
                     created_at=stamp,
                     updated_at=stamp,
-                    member_ids=[user.id],
                 )
             )
+            memberships.join(store, org.id, user.id, "admin")
         organizations[tier] = org.id
     key = next(
-        (k for k in store.api_keys if k.name == KEY_NAME and k.org_id is None and not k.revoked),
+        (
+            k
+            for k in store.api_keys
+            if k.name == KEY_NAME and k.created_by == user.id and k.org_id is None and not k.revoked
+        ),
         None,
     )
     if key is None:
-        key = records.ApiKey(
-            id=store.next_value("api_key_id", start=1_000_001),
-            key=ids.api_key(),
-            name=KEY_NAME,
-            created_at=stamp,
-            created_by=user.id,
-        )
-        store.put_api_key(key)
+        key = api_keys.issue(store, user.id, KEY_NAME)
     store.commit()
     return Account(user=user, organizations=organizations, api_key=key.key)
 

@@ -20,6 +20,22 @@ def principal(request: web.Request) -> Principal:
     return found
 
 
+def user(store: Store, user_id: str) -> records.User:
+    found = store.users.get(user_id)
+    if found is None:
+        raise errors.NotFound("user not found")
+    return found
+
+
+def organization(store: Store, caller: Principal, org_id: str) -> records.Organization:
+    """An organization the caller acts in (403 for any other, as Neon answers)."""
+    caller.require_org(org_id)
+    found = store.organizations.get(org_id)
+    if found is None:
+        raise errors.NotFound(f"organization {org_id} not found")
+    return found
+
+
 def project(store: Store, caller: Principal, project_id: str) -> records.Project:
     found = store.projects.get(project_id)
     if found is None or found.deleted_at is not None or not caller.sees(found):
@@ -143,3 +159,13 @@ def provider_integration(
     if auth is None or auth.auth_provider != auth_provider:
         raise errors.NotFound(f"no {auth_provider!r} integration in project {project.id}")
     return auth
+
+
+def requested_branch(request: web.Request, store: Store) -> records.Branch:
+    """The branch named by ``{project_id}``/``{branch_id}``, as the caller may see it."""
+    return branch(store, requested_project(request, store), request.match_info["branch_id"])
+
+
+def requested_organization(request: web.Request, store: Store) -> records.Organization:
+    """The organization named by the ``{org_id}`` path segment, as the caller may act in it."""
+    return organization(store, principal(request), request.match_info["org_id"])

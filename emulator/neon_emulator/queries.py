@@ -44,6 +44,15 @@ def integer(query: Mapping[str, str], name: str, default: int, minimum: int, max
     return value
 
 
+def choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw not in allowed:
+        raise errors.BadRequest(_message(name, f"value {raw!r} is not one of {', '.join(allowed)}"))
+    return raw
+
+
 def text(query: Mapping[str, str], name: str) -> str | None:
     raw = query.get(name)
     return raw if raw else None

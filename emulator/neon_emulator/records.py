@@ -37,8 +37,33 @@ class Organization(Record):
     created_at: str
     updated_at: str
     member_ids: list[str] = Field(default_factory=list)
+    """Legacy (state written before :class:`Member` existed): moved into members at start."""
     projects_limit: int = 30_000
     snapshots_per_project: int = 100
+
+
+MemberRole = Literal["admin", "member"]
+"""The roles an emulated organization offers (Neon's enum lists more for other kinds of org)."""
+
+
+class Member(Record):
+    id: str
+    org_id: str
+    user_id: str
+    role: MemberRole
+    joined_at: str
+
+
+class Invitation(Record):
+    """Pending until a user with ``email`` exists; then accepted, and a :class:`Member`."""
+
+    id: str
+    org_id: str
+    email: str
+    role: MemberRole
+    invited_by: str
+    invited_at: str
+    accepted_at: str | None = None
 
 
 class ApiKey(Record):
@@ -53,6 +78,15 @@ class ApiKey(Record):
     last_used_at: str | None = None
     last_used_from_addr: str = ""
     revoked: bool = False
+
+
+class Permission(Record):
+    """A project shared with whoever signs in with ``email`` (Neon's project collaborators)."""
+
+    id: str
+    project_id: str
+    email: str
+    granted_at: str
 
 
 class Project(Record):

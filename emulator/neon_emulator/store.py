@@ -120,6 +120,9 @@ class Store:
         self.snapshots = Table(db, "snapshot", records.Snapshot, lambda r: r.id)
         self.neon_auth = Table(db, "neon_auth", records.NeonAuth, lambda r: r.branch_id)
         self.data_apis = Table(db, "data_api", records.DataApi, lambda r: r.key)
+        self.members = Table(db, "member", records.Member, lambda r: r.id)
+        self.invitations = Table(db, "invitation", records.Invitation, lambda r: r.id)
+        self.permissions = Table(db, "permission", records.Permission, lambda r: r.id)
         tables: tuple[Table[Any], ...] = (
             self.users,
             self.organizations,
@@ -133,6 +136,9 @@ class Store:
             self.snapshots,
             self.neon_auth,
             self.data_apis,
+            self.members,
+            self.invitations,
+            self.permissions,
         )
         for table in tables:
             table.load()

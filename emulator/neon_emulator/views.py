@@ -324,3 +324,86 @@ def connection(
             "pooler_host": ctx.addresses.address(endpoint, pooled=True),
         },
     }
+
+
+def _scoped(body: dict[str, Any], key: records.ApiKey) -> dict[str, Any]:
+    if key.project_id is not None:
+        body["project_id"] = key.project_id
+    return body
+
+
+def api_key(ctx: Context, key: records.ApiKey) -> dict[str, Any]:
+    """An item of a key listing (no secret)."""
+    user = ctx.store.users.get(key.created_by)
+    return _scoped(
+        {
+            "id": key.id,
+            "name": key.name,
+            "created_at": key.created_at,
+            "created_by": {"id": key.created_by, "name": user.name if user else "", "image": ""},
+            "last_used_at": key.last_used_at,
+            "last_used_from_addr": key.last_used_from_addr,
+        },
+        key,
+    )
+
+
+def api_key_created(key: records.ApiKey) -> dict[str, Any]:
+    """The create response: the only time the key's secret is shown."""
+    return _scoped(
+        {
+            "id": key.id,
+            "key": key.key,
+            "name": key.name,
+            "created_at": key.created_at,
+            "created_by": key.created_by,
+        },
+        key,
+    )
+
+
+def api_key_revoked(key: records.ApiKey) -> dict[str, Any]:
+    return _scoped(
+        {
+            "id": key.id,
+            "name": key.name,
+            "created_at": key.created_at,
+            "created_by": key.created_by,
+            "last_used_at": key.last_used_at,
+            "last_used_from_addr": key.last_used_from_addr,
+            "revoked": True,
+        },
+        key,
+    )
+
+
+def member(member: records.Member) -> dict[str, Any]:
+    return {
+        "id": member.id,
+        "user_id": member.user_id,
+        "org_id": member.org_id,
+        "role": member.role,
+        "joined_at": member.joined_at,
+    }
+
+
+def invitation(invitation: records.Invitation) -> dict[str, Any]:
+    return {
+        "id": invitation.id,
+        "email": invitation.email,
+        "org_id": invitation.org_id,
+        "invited_by": invitation.invited_by,
+        "invited_at": invitation.invited_at,
+        "role": invitation.role,
+    }
+
+
+def permission(permission: records.Permission, revoked_at: str | None = None) -> dict[str, Any]:
+    return _compact(
+        {
+            "id": permission.id,
+            "granted_to_email": permission.email,
+            "granted_at": permission.granted_at,
+            "revoked_at": revoked_at,
+        }
+    )

@@ -14,6 +14,8 @@ All of them serve the control plane only (``--no-postgres``) unless told otherwi
 * ``api`` -- an ``httpx.Client`` on the session emulator's ``/api/v2`` with the bootstrap key.
 * ``paid_org`` / ``sponsored_org`` -- the bootstrap organizations' ids.
 * ``project`` -- a fresh project in the paid organization whose operations have finished.
+* ``create_user`` -- ``create_user(emulator)``: another account (``POST /admin/users``) with a
+  unique email; returns ``{"id", "email", "name", "api_key"}``.
 * ``create_project`` / ``wait_for_operations`` -- helpers (as fixtures: test modules here are not
   importable packages).
 * ``servers`` -- ``servers(directory)``: command lines of the ``postgres`` servers running
@@ -31,6 +33,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +189,21 @@ def no_server_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture
 def servers() -> Callable[[Path], list[str]]:
     return postgres_processes
+
+
+def _create_user(emulator: Emulator) -> dict[str, Any]:
+    with emulator.admin() as admin:
+        response = admin.post(
+            "/admin/users", json={"email": f"{uuid.uuid4().hex[:12]}@example.com"}
+        )
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+@pytest.fixture
+def create_user() -> Callable[[Emulator], dict[str, Any]]:
+    return _create_user
 
 
 WaitForOperations = Callable[..., None]

@@ -80,3 +80,14 @@ def test_auth_endpoint_tells_the_key_type(emulator: Any, api: httpx.Client, paid
     with emulator.client(key=_org_key(api, paid_org)) as org_key:
         details = org_key.get("/auth").json()
     assert details == {"account_id": paid_org, "auth_method": "api_key_org"}
+
+
+def test_revoking_a_personal_key_locks_it_out_at_once(emulator: Any, create_user: Any) -> None:
+    user = create_user(emulator)
+    with emulator.client(key=user["api_key"]) as theirs:
+        extra = theirs.post("/api_keys", json={"key_name": "laptop"}).json()
+        with emulator.client(key=extra["key"]) as laptop:
+            assert laptop.get("/users/me").json()["email"] == user["email"]
+            assert theirs.delete(f"/api_keys/{extra['id']}").json()["revoked"] is True
+            assert laptop.get("/users/me").status_code == 401
+        assert extra["id"] not in {k["id"] for k in theirs.get("/api_keys").json()}

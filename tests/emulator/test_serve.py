@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +78,36 @@ def test_operations_unfinished_at_shutdown_finish_after_restart(
         assert statuses == {"finished"}
         endpoint = api.get(f"/projects/{project_id}/endpoints").json()["endpoints"][0]
         assert endpoint["current_state"] == "active"
+
+
+def test_state_from_before_member_records_keeps_the_bootstrap_user_in_its_organizations(
+    own_emulator: Any,
+) -> None:
+    own_emulator.stop()
+    db = sqlite3.connect(own_emulator.state_dir / "state.sqlite3")
+    with db:
+        user_id = json.loads(
+            db.execute("SELECT body FROM records WHERE kind = 'user'").fetchone()[0]
+        )["id"]
+        db.execute("DELETE FROM records WHERE kind = 'member'")
+        for org_id, body in db.execute(
+            "SELECT id, body FROM records WHERE kind = 'organization'"
+        ).fetchall():
+            legacy = {**json.loads(body), "member_ids": [user_id]}
+            db.execute(
+                "UPDATE records SET body = ? WHERE kind = 'organization' AND id = ?",
+                (json.dumps(legacy), org_id),
+            )
+    db.close()
+
+    own_emulator.start()
+
+    paid = own_emulator.organizations["paid"]
+    with own_emulator.client() as api:
+        orgs = api.get("/users/me/organizations").json()["organizations"]
+        members = api.get(f"/organizations/{paid}/members").json()["members"]
+    assert {o["id"] for o in orgs} == set(own_emulator.organizations.values())
+    assert [(m["member"]["user_id"], m["member"]["role"]) for m in members] == [(user_id, "admin")]
 
 
 def test_serve_without_flags_hands_out_connection_strings_that_connect(

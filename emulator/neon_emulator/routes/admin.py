@@ -11,6 +11,9 @@ GET/PUT  ``/admin/operations``                       ``{"latency_seconds"}``: ti
                                                      operations to finish
 POST     ``/admin/organizations``                    ``{"name", "plan"?}`` → new organization the
                                                      bootstrap user belongs to
+POST     ``/admin/users``                            ``{"email", "name"?}`` → another account and
+                                                     its personal API key (``api_key``); it joins
+                                                     the organizations that invited its email
 PUT      ``/admin/organizations/{org_id}/limits``    ``{"projects_limit"?,
                                                      "snapshots_per_project"?}``
 PUT      ``/admin/projects/{project_id}/integrations``  ``{"integrations": ["github", …]}``
@@ -29,7 +32,17 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import Field
 
-from neon_emulator import bodies, clock, context, errors, ids, records, views
+from neon_emulator import (
+    api_keys,
+    bodies,
+    clock,
+    context,
+    errors,
+    ids,
+    memberships,
+    records,
+    views,
+)
 from neon_emulator.routes import reply
 
 routes = web.RouteTableDef()
@@ -56,6 +69,11 @@ class OperationsUpdate(bodies.Body):
 class OrganizationCreate(bodies.Body):
     name: Annotated[str, Field(min_length=1)]
     plan: str = "scale"
+
+
+class UserCreate(bodies.Body):
+    email: bodies.Email
+    name: str | None = None
 
 
 class LimitsUpdate(bodies.Body):
@@ -121,10 +139,32 @@ async def create_organization(request: web.Request) -> web.Response:
         plan=spec.plan,
         created_at=stamp,
         updated_at=stamp,
-        member_ids=[user.id] if user else [],
     )
     ctx.store.organizations.put(org)
+    if user is not None:
+        memberships.join(ctx.store, org.id, user.id, "admin")
     return reply(views.organization(org), status=201)
+
+
+@routes.post("/admin/users")
+async def create_user(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    spec = await bodies.parse(request, UserCreate)
+    if memberships.user_by_email(ctx.store, spec.email) is not None:
+        raise errors.Conflict(f"a user with email {spec.email} already exists")
+    user = ctx.store.users.put(
+        records.User(
+            id=ids.user_id(),
+            email=spec.email,
+            name=spec.name or spec.email.partition("@")[0],
+            created_at=clock.now_iso(),
+        )
+    )
+    key = api_keys.issue(ctx.store, user.id, "admin")
+    memberships.accept_invitations(ctx.store, user)
+    return reply(
+        {"id": user.id, "email": user.email, "name": user.name, "api_key": key.key}, status=201
+    )
 
 
 @routes.put("/admin/organizations/{org_id}/limits")

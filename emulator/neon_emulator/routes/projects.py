@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -62,48 +63,56 @@ async def create_project(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/projects")
-async def list_projects(request: web.Request) -> web.Response:
-    ctx = context.of(request)
-    caller = lookups.principal(request)
-    query = request.query
+def _listing(
+    ctx: context.Context, candidates: list[records.Project], query: Mapping[str, str]
+) -> dict[str, Any]:
+    """A page of ``candidates`` as ``GET /projects`` lists them: ``search`` by name or id, in
+    creation order, ``cursor`` = the last id of the previous page."""
     limit = queries.integer(query, "limit", 10, 1, 400)
     queries.integer(query, "timeout", 100, 100, 30_000)
-    recoverable = queries.boolean(query, "recoverable")
     search = (queries.text(query, "search") or "").lower()
     cursor = queries.text(query, "cursor")
-    org_id = caller.resolve_org(queries.text(query, "org_id"))
-
-    candidates: list[records.Project] = []
-    for project in ctx.store.projects:
-        if project.org_id != org_id or not caller.sees(project):
-            continue
-        if (project.deleted_at is not None) != recoverable:
-            continue
-        if search and search not in project.name.lower() and search not in project.id:
-            continue
-        candidates.append(project)
-    candidates.sort(key=lambda p: p.seq)
+    found = [p for p in candidates if not search or search in p.name.lower() or search in p.id]
+    found.sort(key=lambda p: p.seq)
     if cursor is not None:
         anchor = ctx.store.projects.get(cursor)
         if anchor is None:
             raise errors.BadRequest(f"invalid cursor {cursor!r}")
-        candidates = [p for p in candidates if p.seq > anchor.seq]
-    page = candidates[:limit]
-    body: dict[str, Any] = {
-        "projects": [views.project_item(ctx, p) for p in page],
-        "applications": {},
-        "integrations": {},
-    }
+        found = [p for p in found if p.seq > anchor.seq]
+    page = found[:limit]
+    body: dict[str, Any] = {"projects": [views.project_item(ctx, p) for p in page]}
     if page:
         body["pagination"] = {"cursor": page[-1].id}
-    return reply(body)
+    return body
+
+
+@routes.get("/projects")
+async def list_projects(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    caller = lookups.principal(request)
+    recoverable = queries.boolean(request.query, "recoverable")
+    org_id = caller.resolve_org(queries.text(request.query, "org_id"))
+    candidates = [
+        p
+        for p in ctx.store.projects
+        if p.org_id == org_id and caller.sees(p) and (p.deleted_at is not None) == recoverable
+    ]
+    return reply(
+        {**_listing(ctx, candidates, request.query), "applications": {}, "integrations": {}}
+    )
 
 
 @routes.get("/projects/shared")
 async def list_shared_projects(request: web.Request) -> web.Response:
-    queries.integer(request.query, "limit", 10, 1, 400)
-    return reply({"projects": []})
+    """Projects of other organizations shared with the caller's user (project permissions)."""
+    ctx = context.of(request)
+    caller = lookups.principal(request)
+    candidates = [
+        p
+        for p in ctx.store.projects
+        if p.id in caller.shared and p.org_id not in caller.org_ids and p.deleted_at is None
+    ]
+    return reply(_listing(ctx, candidates, request.query))
 
 
 @routes.get("/projects/{project_id}")
