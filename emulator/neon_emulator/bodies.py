@@ -245,8 +245,45 @@ class InvitationsCreate(Body):
     invitations: list[InvitationCreate]
 
 
+class TransferRequestCreate(Body):
+    ttl_seconds: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+
+
+class TransferRequestAccept(Body):
+    org_id: Id | None = None
+
+
 class PermissionGrant(Body):
     email: Email
+
+
+class JwksAdd(Body):
+    jwks_url: Annotated[str, Field(min_length=1)]
+    provider_name: Annotated[str, Field(min_length=1)]
+    branch_id: Id | None = None
+    jwt_audience: str | None = None
+    role_names: Annotated[list[str], Field(max_length=10)] | None = None
+    skip_role_creation: bool = False
+
+
+class VpcEndpointAssignment(Body):
+    label: str
+
+
+class SpendingLimitUpdate(Body):
+    spending_limit_cents: Annotated[int, Field(ge=1)]
+
+
+class BackupScheduleItem(Body):
+    frequency: Literal["hourly", "daily", "weekly", "monthly", "yearly"]
+    hour: Annotated[int, Field(ge=0, le=23)] | None = None
+    day: Annotated[int, Field(ge=1, le=31)] | None = None
+    month: Annotated[int, Field(ge=1, le=12)] | None = None
+    retention_seconds: Annotated[int, Field(ge=3600)] | None = None
+
+
+class BackupSchedule(Body):
+    schedule: list[BackupScheduleItem]
 
 
 AuthProvider = Literal["mock", "stack", "better_auth"]

@@ -40,6 +40,7 @@ class Organization(Record):
     """Legacy (state written before :class:`Member` existed): moved into members at start."""
     projects_limit: int = 30_000
     snapshots_per_project: int = 100
+    spending_limit_cents: int | None = None
 
 
 MemberRole = Literal["admin", "member"]
@@ -87,6 +88,58 @@ class Permission(Record):
     project_id: str
     email: str
     granted_at: str
+
+
+class TransferRequest(Record):
+    id: str
+    project_id: str
+    created_at: str
+    expires_at: str
+
+
+class Jwks(Record):
+    id: str
+    project_id: str
+    branch_id: str | None = None
+    jwks_url: str
+    provider_name: str
+    jwt_audience: str | None = None
+    role_names: list[str] = Field(default_factory=list)
+    created_at: str
+    updated_at: str
+
+
+class VpcEndpoint(Record):
+    """A VPC endpoint assigned to an organization in one region (``deleted``: removed, and never
+    assignable again, as on Neon)."""
+
+    id: str
+    org_id: str
+    region_id: str
+    label: str
+    deleted: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.org_id}/{self.region_id}/{self.id}"
+
+
+class VpcRestriction(Record):
+    """A project accepts connections only from these VPC endpoints (nothing enforces it here)."""
+
+    project_id: str
+    vpc_endpoint_id: str
+    label: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.project_id}/{self.vpc_endpoint_id}"
+
+
+class BackupSchedule(Record):
+    project_id: str
+    branch_id: str
+    schedule: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class Project(Record):

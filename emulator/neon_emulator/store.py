@@ -123,6 +123,17 @@ class Store:
         self.members = Table(db, "member", records.Member, lambda r: r.id)
         self.invitations = Table(db, "invitation", records.Invitation, lambda r: r.id)
         self.permissions = Table(db, "permission", records.Permission, lambda r: r.id)
+        self.transfer_requests = Table(
+            db, "transfer_request", records.TransferRequest, lambda r: r.id
+        )
+        self.jwks = Table(db, "jwks", records.Jwks, lambda r: r.id)
+        self.vpc_endpoints = Table(db, "vpc_endpoint", records.VpcEndpoint, lambda r: r.key)
+        self.vpc_restrictions = Table(
+            db, "vpc_restriction", records.VpcRestriction, lambda r: r.key
+        )
+        self.backup_schedules = Table(
+            db, "backup_schedule", records.BackupSchedule, lambda r: r.branch_id
+        )
         tables: tuple[Table[Any], ...] = (
             self.users,
             self.organizations,
@@ -139,6 +150,11 @@ class Store:
             self.members,
             self.invitations,
             self.permissions,
+            self.transfer_requests,
+            self.jwks,
+            self.vpc_endpoints,
+            self.vpc_restrictions,
+            self.backup_schedules,
         )
         for table in tables:
             table.load()

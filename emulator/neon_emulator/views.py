@@ -407,3 +407,34 @@ def permission(permission: records.Permission, revoked_at: str | None = None) ->
             "revoked_at": revoked_at,
         }
     )
+
+
+def transfer_request(ticket: records.TransferRequest) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "project_id": ticket.project_id,
+        "created_at": ticket.created_at,
+        "expires_at": ticket.expires_at,
+    }
+
+
+def jwks(jwks: records.Jwks) -> dict[str, Any]:
+    return _compact(
+        {
+            "id": jwks.id,
+            "project_id": jwks.project_id,
+            "branch_id": jwks.branch_id,
+            "jwks_url": jwks.jwks_url,
+            "provider_name": jwks.provider_name,
+            "created_at": jwks.created_at,
+            "updated_at": jwks.updated_at,
+            "jwt_audience": jwks.jwt_audience,
+            "role_names": jwks.role_names,
+        }
+    )
+
+
+def vpc_endpoint(endpoint: records.VpcEndpoint | records.VpcRestriction) -> dict[str, Any]:
+    if isinstance(endpoint, records.VpcRestriction):
+        return {"vpc_endpoint_id": endpoint.vpc_endpoint_id, "label": endpoint.label}
+    return {"vpc_endpoint_id": endpoint.id, "label": endpoint.label}

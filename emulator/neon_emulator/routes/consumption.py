@@ -17,15 +17,13 @@ from typing import Any
 
 from aiohttp import web
 
-from neon_emulator import clock, context, errors, lookups, queries, records, views
+from neon_emulator import clock, context, errors, lookups, plans, queries, records, views
 from neon_emulator.auth import Principal
 from neon_emulator.context import Context
 from neon_emulator.routes import reply
 
 routes = web.RouteTableDef()
 
-V1_PLANS = frozenset({"scale", "scale_v3", "business", "enterprise", "direct_sales"})
-V2_PLANS = V1_PLANS | {"launch", "launch_v3", "agent"}
 V1_METRICS = (
     "active_time_seconds",
     "compute_time_seconds",
@@ -102,7 +100,7 @@ def _window(query: Any) -> tuple[str, list[tuple[datetime, datetime]]]:
 
 
 def _organization(
-    ctx: Context, caller: Principal, org_id: str | None, plans: frozenset[str]
+    ctx: Context, caller: Principal, org_id: str | None, allowed: frozenset[str]
 ) -> records.Organization:
     if org_id is None:
         if caller.key.org_id is None:
@@ -111,10 +109,7 @@ def _organization(
     org = ctx.store.organizations.get(org_id)
     if org is None or org_id not in caller.org_ids:
         raise errors.NotFound("Account is not a member of the organization specified by org_id")
-    if org.plan not in plans:
-        raise errors.Forbidden(
-            f"consumption history is not available on the {org.plan} plan of {org.id}"
-        )
+    plans.require(org, allowed, "consumption history")
     return org
 
 
@@ -217,7 +212,7 @@ async def per_project(request: web.Request) -> web.Response:
     query = request.query
     _, frames = _window(query)
     metrics = _metrics(query, V1_METRICS, required=False)
-    org = _organization(ctx, caller, queries.text(query, "org_id"), V1_PLANS)
+    org = _organization(ctx, caller, queries.text(query, "org_id"), plans.CONSUMPTION_V1)
     projects, pagination = _page(
         _projects(ctx, caller, org, queries.strings(query, "project_ids")), query, 10, 100
     )
@@ -266,7 +261,7 @@ async def per_project_v2(request: web.Request) -> web.Response:
     query = request.query
     _, frames = _window(query)
     metrics = _metrics(query, V2_METRICS, required=True)
-    org = _organization(ctx, caller, queries.required(query, "org_id"), V2_PLANS)
+    org = _organization(ctx, caller, queries.required(query, "org_id"), plans.CONSUMPTION_V2)
     projects, pagination = _page(
         _projects(ctx, caller, org, queries.strings(query, "project_ids")), query, 10, 100
     )
@@ -287,7 +282,7 @@ async def per_branch_v2(request: web.Request) -> web.Response:
     query = request.query
     _, frames = _window(query)
     metrics = _metrics(query, V2_METRICS[:6], required=True)
-    org = _organization(ctx, caller, queries.required(query, "org_id"), V2_PLANS)
+    org = _organization(ctx, caller, queries.required(query, "org_id"), plans.CONSUMPTION_V2)
     wanted = queries.strings(query, "project_ids")
     if not wanted:
         raise errors.BadRequest("project_ids: field required")
