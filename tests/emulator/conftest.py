@@ -20,6 +20,8 @@ All of them serve the control plane only (``--no-postgres``) unless told otherwi
   importable packages).
 * ``servers`` -- ``servers(directory)``: command lines of the ``postgres`` servers running
   clusters under ``directory``.
+* ``terminal_summary`` -- ``terminal_summary(line)``: show ``line`` in pytest's terminal summary
+  (e.g. the contract test's ``operations served / in spec``).
 
 When the session ends, no PostgreSQL server started under its temporary directory may still run
 (``no_server_outlives_the_session``): a leaked cluster fails the run.
@@ -172,6 +174,19 @@ def postgres_processes(directory: Path) -> list[str]:
         ):
             found.append(line)
     return found
+
+
+SUMMARY = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def terminal_summary(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    return request.config.stash.setdefault(SUMMARY, []).append
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    for line in config.stash.get(SUMMARY, []):
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,11 +4,16 @@ The spec is ``public-v2-for-users.gen.yaml`` from npm ``@neondatabase/api-client
 with ``npm pack`` into ``~/.cache/neon-operator/spec/`` and checked against its known sha256 (no
 npm means a loud failure, not a skip). Two tests use it:
 
-* a scenario that walks every emulated operation with real ids and validates each response
-  (success and error bodies) against the spec's schema for that status;
+* two scenarios (Neon Auth and the Data API apart) that walk every served operation with real
+  ids and validate each response (success and error bodies) against the spec's schema for that
+  status; they fail when a served operation is not reached;
 * schemathesis-generated requests for the same operations (a bounded number of examples each),
   with ids from a live project substituted into paths, checked for schema conformance, content
   type and the absence of 5xx.
+
+"Served" is read from the emulator's own route table (``neon_emulator.app.API_ROUTES``), so a new
+route is checked the moment it exists. A third test reports ``operations served / in spec`` in the
+terminal summary and checks that ``emulator/README.md`` lists exactly the operations not served.
 """
 
 from __future__ import annotations
@@ -34,57 +39,14 @@ from schemathesis.specs.openapi.checks import (  # type: ignore[import-untyped]
     response_schema_conformance,
 )
 
+from neon_emulator import app
+
 pytestmark = pytest.mark.integration
 
 PACKAGE = "@neondatabase/api-client@2.7.3"
 SPEC_FILE = "public-v2-for-users.gen.yaml"
 SPEC_SHA256 = "dacf72ea2d63110b3694c705313e0b2104e9652ae1be3fc01ceebe7b17059c44"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "neon-operator" / "spec"
-
-NEON_AUTH_AND_DATA_API = [
-    "createNeonAuth", "getNeonAuth", "disableNeonAuth", "createNeonAuthIntegration",
-    "createNeonAuthProviderSDKKeys", "listNeonAuthIntegrations", "deleteNeonAuthIntegration",
-    "transferNeonAuthProviderProject", "listBranchNeonAuthOauthProviders",
-    "addBranchNeonAuthOauthProvider", "updateBranchNeonAuthOauthProvider",
-    "deleteBranchNeonAuthOauthProvider", "listNeonAuthOauthProviders",
-    "addNeonAuthOauthProvider", "updateNeonAuthOauthProvider", "deleteNeonAuthOauthProvider",
-    "listBranchNeonAuthTrustedDomains", "addBranchNeonAuthTrustedDomain",
-    "deleteBranchNeonAuthTrustedDomain", "listNeonAuthRedirectURIWhitelistDomains",
-    "addNeonAuthDomainToRedirectURIWhitelist", "deleteNeonAuthDomainFromRedirectURIWhitelist",
-    "createBranchNeonAuthNewUser", "deleteBranchNeonAuthUser", "updateNeonAuthUserRole",
-    "createNeonAuthNewUser", "deleteNeonAuthUser", "getNeonAuthEmailAndPasswordConfig",
-    "updateNeonAuthEmailAndPasswordConfig", "getNeonAuthEmailProvider",
-    "updateNeonAuthEmailProvider", "getNeonAuthEmailServer", "updateNeonAuthEmailServer",
-    "sendNeonAuthTestEmail", "getNeonAuthAllowLocalhost", "updateNeonAuthAllowLocalhost",
-    "getNeonAuthPluginConfigs", "updateNeonAuthOrganizationPlugin",
-    "updateNeonAuthMagicLinkPlugin", "getNeonAuthPhoneNumberPlugin",
-    "updateNeonAuthPhoneNumberPlugin", "updateNeonAuthConfig", "getNeonAuthWebhookConfig",
-    "updateNeonAuthWebhookConfig", "createProjectBranchDataAPI", "getProjectBranchDataAPI",
-    "updateProjectBranchDataAPI", "deleteProjectBranchDataAPI",
-]  # fmt: skip
-"""Every Neon Auth and Data API operation of the spec (its own scenario below)."""
-
-EMULATED = [
-    "createProject", "listProjects", "listSharedProjects", "getProject", "updateProject",
-    "deleteProject", "recoverProject", "listProjectOperations", "getProjectOperation",
-    "getConnectionURI", "createProjectBranch", "listProjectBranches", "countProjectBranches",
-    "getProjectBranch", "updateProjectBranch", "deleteProjectBranch", "restoreProjectBranch",
-    "setDefaultProjectBranch", "finalizeRestoreBranch", "listProjectBranchEndpoints",
-    "listProjectBranchDatabases", "createProjectBranchDatabase", "getProjectBranchDatabase",
-    "updateProjectBranchDatabase", "deleteProjectBranchDatabase", "listProjectBranchRoles",
-    "createProjectBranchRole", "getProjectBranchRole", "deleteProjectBranchRole",
-    "getProjectBranchRolePassword", "resetProjectBranchRolePassword", "createProjectEndpoint",
-    "listProjectEndpoints", "getProjectEndpoint", "updateProjectEndpoint",
-    "deleteProjectEndpoint", "startProjectEndpoint", "suspendProjectEndpoint",
-    "restartProjectEndpoint", "createSnapshot", "listSnapshots", "updateSnapshot",
-    "deleteSnapshot", "restoreSnapshot", "transferProjectsFromOrgToOrg", "getOrganization",
-    "listOrgApiKeys", "createOrgApiKey", "listApiKeys", "createApiKey", "getCurrentUserInfo",
-    "getCurrentUserOrganizations", "getAuthDetails", "getActiveRegions",
-    "getConsumptionHistoryPerProject", "getConsumptionHistoryPerProjectV2",
-    "getConsumptionHistoryPerBranchV2", "revokeApiKey", "revokeOrgApiKey",
-    *NEON_AUTH_AND_DATA_API,
-]  # fmt: skip
-"""Operations the emulator serves (all covered by the scenario)."""
 
 EXAMPLES = 15
 """Generated requests per operation: enough to hit validation and success paths, quick to run."""
@@ -93,8 +55,50 @@ CONFIG_EXAMPLES = 5
 """For the Neon Auth and Data API operations: mostly small configuration objects on one
 integration, which the scenario walks field by field; fewer examples keep the suite's time."""
 
-NOT_FUZZED = ["revokeApiKey", "revokeOrgApiKey"]
+ROUTES = sorted({f"{r.method} {r.path}" for table in app.API_ROUTES for r in table})
+"""Every ``METHOD /path`` the emulator serves under ``/api/v2``."""
+
+NOT_FUZZED = ["DELETE /api_keys/{key_id}", "DELETE /organizations/{org_id}/api_keys/{key_id}"]
 """A generated key id could revoke the key the fuzzing itself uses."""
+
+README = Path(__file__).parents[2] / "emulator" / "README.md"
+
+
+def _shape(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def operation_ids(raw: dict[str, Any]) -> dict[str, str]:
+    """``METHOD /path-shape`` → operationId for every operation in the spec."""
+    found = {}
+    for path, operations in raw["paths"].items():
+        for method, operation in operations.items():
+            if isinstance(operation, dict) and "operationId" in operation:
+                found[f"{method.upper()} {_shape(path)}"] = operation["operationId"]
+    return found
+
+
+def served(raw: dict[str, Any]) -> set[str]:
+    """operationIds of the spec the emulator has a route for."""
+    ids = operation_ids(raw)
+    unknown = [route for route in ROUTES if _spaced(route) not in ids]
+    assert not unknown, f"emulator routes that are not in Neon's spec: {unknown}"
+    return {ids[_spaced(route)] for route in ROUTES}
+
+
+def _spaced(route: str) -> str:
+    method, _, path = route.partition(" ")
+    return f"{method} {_shape(path)}"
+
+
+def in_neon_auth_family(route: str) -> bool:
+    """Neon Auth and Data API operations (``…/auth…`` but not ``GET /auth``, ``…/data-api/…``):
+    their own scenario, fewer generated examples, counted apart."""
+    return "/data-api/" in route or ("/auth" in route and not route.endswith(" /auth"))
+
+
+def neon_auth_family(raw: dict[str, Any]) -> set[str]:
+    return {op for route, op in operation_ids(raw).items() if in_neon_auth_family(route)}
 
 
 def neon_spec() -> Path:
@@ -132,10 +136,15 @@ def contract_emulator(emulator_factory: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def contract_schema(contract_emulator: Any) -> Any:
-    raw = yaml.safe_load(neon_spec().read_text())
-    raw["servers"] = [{"url": contract_emulator.api_url}]
-    return schemathesis.openapi.from_dict(raw).include(operation_id=EMULATED)
+def raw_spec() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(neon_spec().read_text())
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def contract_schema(contract_emulator: Any, raw_spec: dict[str, Any]) -> Any:
+    raw = {**raw_spec, "servers": [{"url": contract_emulator.api_url}]}
+    return schemathesis.openapi.from_dict(raw).include(operation_id=sorted(served(raw_spec)))
 
 
 class Validator:
@@ -162,7 +171,7 @@ class Validator:
         matches = [
             op for regex, verb, op in self._operations if verb == method and regex.match(path)
         ]
-        assert matches, f"no emulated operation matches {method} {path}"
+        assert matches, f"no served operation matches {method} {path}"
         operation = min(matches, key=lambda op: op.path.count("{"))
         operation.validate_response(response)
         operation_id = operation.definition.raw["operationId"]
@@ -192,8 +201,80 @@ def _settle(api: httpx.Client, project_id: str) -> None:
     raise AssertionError("operations did not finish")
 
 
+def _walk_organization(api: httpx.Client, emu: Any, paid: str, sponsored: str) -> None:
+    """Members and invitations, billing, VPC endpoints of an organization."""
+    org = f"/organizations/{paid}"
+    api.post(
+        f"{org}/invitations", json={"invitations": [{"email": "pat@example.com", "role": "member"}]}
+    )
+    api.get(f"{org}/invitations")
+    with emu.admin() as admin:
+        admin.post("/admin/users", json={"email": "pat@example.com"}).raise_for_status()
+    members = api.get(f"{org}/members", params={"sort_by": "email", "limit": 1}).json()
+    api.get(f"{org}/members", params={"cursor": members["pagination"]["next"]})
+    listed = api.get(f"{org}/members").json()["members"]
+    pat = next(m["member"]["id"] for m in listed if m["user"]["email"] == "pat@example.com")
+    api.get(f"{org}/members/{pat}")
+    api.patch(f"{org}/members/{pat}", json={"role": "admin"})
+    api.delete(f"{org}/members/{pat}")
+    api.get(f"{org}/members/{pat}")
+
+    limit = f"{org}/billing/spending_limit"
+    api.get(limit)
+    api.put(limit, json={"spending_limit_cents": 10_000})
+    api.delete(limit)
+    api.get(f"/organizations/{sponsored}/billing/spending_limit")
+
+    region = f"{org}/vpc/region/aws-us-east-2/vpc_endpoints"
+    api.post(f"{region}/vpce-0123456789abcdef0", json={"label": "ci"})
+    api.post(f"{region}/vpce-0fedcba987654321f", json={"label": "gone"})
+    api.get(f"{org}/vpc/vpc_endpoints")
+    api.get(region)
+    api.get(f"{region}/vpce-0123456789abcdef0")
+    api.delete(f"{region}/vpce-0fedcba987654321f")
+    api.post(f"{region}/vpce-0fedcba987654321f", json={"label": "again"})
+
+
+def _walk_project_extras(api: httpx.Client, emu: Any, pid: str, main: str, sponsored: str) -> None:
+    """Sharing, JWKS, VPC restrictions, backup schedules, platform services, transfer requests."""
+    with emu.admin() as admin:
+        sam = admin.post("/admin/users", json={"email": "sam@example.com"}).json()
+    api.get(f"/projects/{pid}/permissions")
+    granted = api.post(f"/projects/{pid}/permissions", json={"email": "sam@example.com"}).json()
+    with emu.client(key=sam["api_key"]) as as_sam:
+        as_sam.event_hooks["response"] = api.event_hooks["response"]
+        as_sam.get("/projects/shared")
+        as_sam.get(f"/projects/{pid}")
+    api.delete(f"/projects/{pid}/permissions/{granted['id']}")
+
+    jwks = api.post(
+        f"/projects/{pid}/jwks",
+        json={"jwks_url": "https://auth.example.com/.well-known/jwks.json", "provider_name": "x"},
+    ).json()["jwks"]
+    api.get(f"/projects/{pid}/jwks")
+    api.delete(f"/projects/{pid}/jwks/{jwks['id']}")
+
+    restriction = f"/projects/{pid}/vpc_endpoints/vpce-0123456789abcdef0"
+    api.post(restriction, json={"label": "ci"})
+    api.get(f"/projects/{pid}/vpc_endpoints")
+    api.delete(restriction)
+
+    schedule = f"/projects/{pid}/branches/{main}/backup_schedule"
+    api.get(schedule)
+    api.put(schedule, json={"schedule": [{"frequency": "daily", "hour": 3}]})
+    api.get(f"/projects/{pid}/branches/{main}/storage")
+    api.get(f"/projects/{pid}/branches/{main}/ai_gateway")
+
+    claimed = api.post(
+        "/projects", json={"project": {"org_id": emu.organizations["paid"], "name": "claim"}}
+    ).json()["project"]["id"]
+    ticket = api.post(f"/projects/{claimed}/transfer_requests", json={"ttl_seconds": 60}).json()
+    api.put(f"/projects/{claimed}/transfer_requests/{ticket['id']}", json={"org_id": sponsored})
+    api.put(f"/projects/{claimed}/transfer_requests/{ticket['id']}", json={"org_id": sponsored})
+
+
 def test_every_response_of_a_full_scenario_matches_the_spec(
-    contract_emulator: Any, contract_schema: Any
+    contract_emulator: Any, contract_schema: Any, raw_spec: dict[str, Any]
 ) -> None:
     emu = contract_emulator
     validate = Validator(contract_schema, emu.api_url)
@@ -211,6 +292,7 @@ def test_every_response_of_a_full_scenario_matches_the_spec(
         org_key = api.post(f"/organizations/{paid}/api_keys", json={"key_name": "c"}).json()
         api.get(f"/organizations/{paid}/api_keys")
         api.delete(f"/organizations/{paid}/api_keys/{org_key['id']}")
+        _walk_organization(api, emu, paid, sponsored)
 
         created = api.post(
             "/projects", json={"project": {"org_id": paid, "name": "contract"}}
@@ -230,6 +312,7 @@ def test_every_response_of_a_full_scenario_matches_the_spec(
             f"/projects/{pid}/connection_uri",
             params={"database_name": "neondb", "role_name": "neondb_owner", "pooled": "true"},
         )
+        _walk_project_extras(api, emu, pid, main, sponsored)
 
         dev = api.post(
             f"/projects/{pid}/branches",
@@ -335,12 +418,12 @@ def test_every_response_of_a_full_scenario_matches_the_spec(
         api.post(f"/projects/{pid}/recover")
         api.get("/projects/nope-nope-00000000")
 
-    missing = set(EMULATED) - set(NEON_AUTH_AND_DATA_API) - set(validate.seen)
-    assert not missing, f"scenario did not reach {sorted(missing)}"
+    missing = served(raw_spec) - neon_auth_family(raw_spec) - set(validate.seen)
+    assert not missing, f"served operations the scenario does not exercise: {sorted(missing)}"
 
 
 def test_every_neon_auth_and_data_api_response_matches_the_spec(
-    contract_emulator: Any, contract_schema: Any
+    contract_emulator: Any, contract_schema: Any, raw_spec: dict[str, Any]
 ) -> None:
     emu = contract_emulator
     validate = Validator(contract_schema, emu.api_url)
@@ -442,8 +525,38 @@ def test_every_neon_auth_and_data_api_response_matches_the_spec(
         assert httpx.get(stack["jwks_url"]).json()["keys"]  # served by the emulator
         api.request("DELETE", f"{legacy}/integration/stack", json={"delete_data": True})
 
-    missing = set(NEON_AUTH_AND_DATA_API) - set(validate.seen)
-    assert not missing, f"scenario did not reach {sorted(missing)}"
+    missing = served(raw_spec) & neon_auth_family(raw_spec) - set(validate.seen)
+    assert not missing, f"served operations the scenario does not exercise: {sorted(missing)}"
+
+
+def not_served_in_readme() -> set[str]:
+    """operationIds in the first column of the table under ``## What is not served``."""
+    text = README.read_text()
+    section = text.split("## What is not served", 1)[1].split("\n## ", 1)[0]
+    listed: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            listed.update(re.findall(r"`([a-z][A-Za-z0-9]+)`", line.split("|")[1]))
+    return listed
+
+
+def test_served_operations_are_counted_and_the_others_documented(
+    raw_spec: dict[str, Any], terminal_summary: Any
+) -> None:
+    every = set(operation_ids(raw_spec).values())
+    serving = served(raw_spec)
+    family = neon_auth_family(raw_spec)
+    terminal_summary(
+        f"neon-emulator operations served / in spec ({SPEC_FILE}): "
+        f"{len(serving)} / {len(every)} -- Neon Auth and Data API "
+        f"{len(serving & family)} / {len(family)}, the rest {len(serving - family)} / "
+        f"{len(every - family)}"
+    )
+    documented = not_served_in_readme()
+    assert not documented & serving, f"README lists as not served: {sorted(documented & serving)}"
+    undocumented = every - serving - documented
+    assert not undocumented, f"not served and missing from README: {sorted(undocumented)}"
+    assert documented <= every, f"README names unknown operations: {sorted(documented - every)}"
 
 
 @pytest.fixture
@@ -476,23 +589,23 @@ def live_ids(contract_emulator: Any) -> dict[str, str]:
     }
 
 
-def _operation(schema: Any, operation_id: str) -> Any:
+def _operation(schema: Any, route: str) -> Any:
     for result in schema.get_all_operations():
         operation = result.ok()
-        if operation.definition.raw.get("operationId") == operation_id:
+        if _spaced(f"{operation.method.upper()} {operation.path}") == _spaced(route):
             return operation
-    raise LookupError(operation_id)
+    raise LookupError(route)
 
 
-@pytest.mark.parametrize("operation_id", [o for o in EMULATED if o not in NOT_FUZZED])
+@pytest.mark.parametrize("route", [r for r in ROUTES if r not in NOT_FUZZED])
 def test_generated_requests_get_spec_conformant_responses(
-    operation_id: str, contract_schema: Any, contract_emulator: Any, live_ids: dict[str, str]
+    route: str, contract_schema: Any, contract_emulator: Any, live_ids: dict[str, str]
 ) -> None:
-    operation = _operation(contract_schema, operation_id)
+    operation = _operation(contract_schema, route)
     headers = {"Authorization": f"Bearer {contract_emulator.api_key}"}
 
     @settings(
-        max_examples=CONFIG_EXAMPLES if operation_id in NEON_AUTH_AND_DATA_API else EXAMPLES,
+        max_examples=CONFIG_EXAMPLES if in_neon_auth_family(route) else EXAMPLES,
         deadline=None,
         derandomize=True,
         database=None,
