@@ -52,6 +52,7 @@ from neon_emulator.routes import (
     platform_services,
     projects,
     roles,
+    schemas,
     snapshots,
     vpc_endpoints,
 )
@@ -70,6 +71,7 @@ API_ROUTES: tuple[web.RouteTableDef, ...] = (
     operations.routes,
     snapshots.routes,
     backup_schedules.routes,
+    schemas.routes,
     accounts.routes,
     organizations.routes,
     api_keys.routes,

@@ -262,6 +262,11 @@ def _walk_project_extras(api: httpx.Client, emu: Any, pid: str, main: str, spons
     schedule = f"/projects/{pid}/branches/{main}/backup_schedule"
     api.get(schedule)
     api.put(schedule, json={"schedule": [{"frequency": "daily", "hour": 3}]})
+    api.get(f"/projects/{pid}/branches/{main}/schema", params={"db_name": "neondb"})  # 422
+    api.get(
+        f"/projects/{pid}/branches/{main}/compare_schema",
+        params={"db_name": "neondb", "base_branch_id": main, "base_lsn": "0/1"},
+    )
     api.get(f"/projects/{pid}/branches/{main}/storage")
     api.get(f"/projects/{pid}/branches/{main}/ai_gateway")
 
