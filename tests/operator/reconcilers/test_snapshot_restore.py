@@ -1,0 +1,174 @@
+"""NeonSnapshot and NeonRestore reconcilers on the in-memory Kube and the emulator: snapshots and
+their deletion policies, restore modes (Finalize, Staged), "(old)" naming, crash recovery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+APPS = "neonappdatabases"
+SNAPSHOTS = "neonsnapshots"
+RESTORES = "neonrestores"
+
+
+async def app_with_snapshot(op) -> dict[str, Any]:
+    """A Ready NeonAppDatabase ``todo`` and a Ready NeonSnapshot ``cp`` of it; the app's status."""
+    op.apply(APPS, "todo", {"tier": "free"})
+    await op.reconcile(APPS, "todo")
+    op.apply(SNAPSHOTS, "cp", {"appDatabaseRef": {"name": "todo"}})
+    await op.reconcile(SNAPSHOTS, "cp")
+    return op.status(APPS, "todo")
+
+
+async def branch_names(neon_api, project_id: str) -> list[str]:
+    return sorted(b["name"] for b in await neon_api.branches(project_id))
+
+
+async def test_a_snapshot_is_taken_once_and_a_crash_after_create_makes_no_twin(
+    op, neon_api
+) -> None:
+    op.apply(APPS, "todo", {"tier": "free"})
+    await op.reconcile(APPS, "todo")
+    op.apply(SNAPSHOTS, "cp", {"appDatabaseRef": {"name": "todo"}})
+    op.crash_after("create_snapshot")
+
+    with pytest.raises(op.Crash):
+        await op.reconcile(SNAPSHOTS, "cp")
+    await op.reconcile(SNAPSHOTS, "cp")
+    await op.reconcile(SNAPSHOTS, "cp")
+
+    project_id = op.status(APPS, "todo")["projectId"]
+    snapshots = (await neon_api.get(f"/projects/{project_id}/snapshots"))["snapshots"]
+    assert [s["id"] for s in snapshots] == [op.status(SNAPSHOTS, "cp")["snapshotId"]]
+    assert "SnapshotRecovered" in op.reasons("cp")
+    assert op.condition(SNAPSHOTS, "cp")["status"] == "True"
+
+
+@pytest.mark.parametrize(("policy", "kept"), [("Delete", False), ("Retain", True)])
+async def test_deleting_a_snapshot_follows_its_deletion_policy(
+    op, neon_api, policy: str, kept: bool
+) -> None:
+    op.apply(APPS, "todo", {"tier": "free"})
+    await op.reconcile(APPS, "todo")
+    op.apply(SNAPSHOTS, "cp", {"appDatabaseRef": {"name": "todo"}, "deletionPolicy": policy})
+    await op.reconcile(SNAPSHOTS, "cp")
+    project_id = op.status(APPS, "todo")["projectId"]
+
+    await op.delete(SNAPSHOTS, "cp")
+
+    snapshots = (await neon_api.get(f"/projects/{project_id}/snapshots"))["snapshots"]
+    assert bool(snapshots) is kept
+    assert not op.exists(SNAPSHOTS, "cp")
+
+
+async def test_a_finalize_restore_swaps_the_default_branch_keeps_the_secret_drops_the_old(
+    op, neon_api
+) -> None:
+    app = await app_with_snapshot(op)
+    secret = await op.secret("todo-neon")
+    spec = {"snapshotRef": {"name": "cp"}, "mode": "Finalize", "oldBranchPolicy": "Delete"}
+    op.apply(RESTORES, "undo", spec)
+
+    await op.reconcile(RESTORES, "undo")
+    await op.reconcile(APPS, "todo")  # the app follows the announced replacement
+
+    restore = op.status(RESTORES, "undo")
+    assert restore["phase"] == "Completed"
+    assert restore["oldBranchDeleted"] is True
+    assert await branch_names(neon_api, app["projectId"]) == ["main"]
+    assert op.status(APPS, "todo")["defaultBranchId"] == restore["restoredBranchId"]
+    assert op.status(APPS, "todo")["defaultBranchId"] != app["defaultBranchId"]
+    assert "DefaultBranchReplaced" in op.reasons("todo")
+    assert await op.secret("todo-neon") == secret
+
+
+async def test_a_completed_restore_never_runs_again(op, neon_api) -> None:
+    app = await app_with_snapshot(op)
+    op.apply(RESTORES, "undo", {"snapshotRef": {"name": "cp"}, "mode": "Finalize"})
+    await op.reconcile(RESTORES, "undo")
+    branches = await neon_api.branches(app["projectId"])
+
+    await op.reconcile(RESTORES, "undo")
+
+    assert await neon_api.branches(app["projectId"]) == branches
+
+
+async def test_a_staged_restore_is_inspectable_until_finalized(op, neon_api) -> None:
+    app = await app_with_snapshot(op)
+    spec = {"snapshotRef": {"name": "cp"}, "mode": "Staged", "oldBranchPolicy": "Retain"}
+    op.apply(RESTORES, "undo", spec)
+
+    await op.reconcile(RESTORES, "undo")
+    staged = op.status(RESTORES, "undo")
+    inspect = await op.secret(staged["inspectSecretName"])
+    before = op.status(APPS, "todo")["defaultBranchId"]
+    op.edit(RESTORES, "undo", {"spec": {"finalize": True}})
+    await op.reconcile(RESTORES, "undo")
+
+    assert staged["phase"] == "AwaitingFinalize"
+    assert op.condition(RESTORES, "undo")["reason"] == "Restored"
+    assert before == app["defaultBranchId"]  # nothing swapped while staged
+    assert inspect["PGHOST_UNPOOLED"] == staged["inspectHost"]
+    assert await op.kube.read_secret("apps", staged["inspectSecretName"]) is None
+    assert await branch_names(neon_api, app["projectId"]) == ["main", "main (old)"]
+    endpoints = (await neon_api.get(f"/projects/{app['projectId']}/endpoints"))["endpoints"]
+    assert [e["type"] for e in endpoints] == ["read_write"]  # the inspect compute is gone
+
+
+async def test_deleting_an_unfinalized_staged_restore_drops_its_branch(op, neon_api) -> None:
+    app = await app_with_snapshot(op)
+    op.apply(RESTORES, "undo", {"snapshotRef": {"name": "cp"}, "mode": "Staged"})
+    await op.reconcile(RESTORES, "undo")
+    staged = await branch_names(neon_api, app["projectId"])
+
+    await op.delete(RESTORES, "undo")
+
+    assert len(staged) == 2
+    assert await branch_names(neon_api, app["projectId"]) == ["main"]
+    assert "RestoreAbandoned" in op.reasons("undo")
+
+
+async def test_a_second_retained_restore_names_its_old_branch_after_itself(op, neon_api) -> None:
+    app = await app_with_snapshot(op)
+    spec = {"snapshotRef": {"name": "cp"}, "mode": "Finalize", "oldBranchPolicy": "Retain"}
+    op.apply(RESTORES, "first", spec)
+    await op.reconcile(RESTORES, "first")
+    await op.reconcile(APPS, "todo")
+
+    op.apply(RESTORES, "second", spec)
+    await op.reconcile(RESTORES, "second")
+
+    assert op.status(RESTORES, "first")["oldBranchName"] == "main (old)"
+    assert op.status(RESTORES, "second")["oldBranchName"] == "main (old second)"
+    assert await branch_names(neon_api, app["projectId"]) == [
+        "main",
+        "main (old second)",
+        "main (old)",
+    ]
+
+
+async def test_a_crash_after_the_restore_call_finds_the_restored_branch(op, neon_api) -> None:
+    app = await app_with_snapshot(op)
+    op.apply(RESTORES, "undo", {"snapshotRef": {"name": "cp"}, "mode": "Staged"})
+    op.crash_after("restore_snapshot")
+
+    with pytest.raises(op.Crash):
+        await op.reconcile(RESTORES, "undo")
+    await op.reconcile(RESTORES, "undo")
+
+    assert len(await neon_api.branches(app["projectId"])) == 2  # main and one restored branch
+    assert op.status(RESTORES, "undo")["phase"] == "AwaitingFinalize"
+
+
+async def test_a_paused_restore_does_nothing(op, neon_api) -> None:
+    app = await app_with_snapshot(op)
+    paused = {op.settings.paused_annotation: "true"}
+    op.apply(RESTORES, "undo", {"snapshotRef": {"name": "cp"}}, annotations=paused)
+
+    await op.reconcile(RESTORES, "undo")
+
+    assert await branch_names(neon_api, app["projectId"]) == ["main"]
+    assert op.condition(RESTORES, "undo", "Synced")["reason"] == "Paused"
