@@ -1,7 +1,8 @@
 """What a reconciler works with: Kubernetes, Neon accounts, settings, the clock, locks.
 
 Reconcilers take a :class:`Context` and a parsed resource, never kopf objects, so tests drive
-them with an in-memory :class:`~neon_operator.kube.Kube` and a real or fake Neon.
+them with :class:`~neon_operator.testing.InMemoryKube` and the emulator
+(``tests/operator/reconcilers``).
 """
 
 from __future__ import annotations
