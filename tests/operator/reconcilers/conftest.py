@@ -35,7 +35,7 @@ from neon_emulator.settings import Knobs, RateLimits, Settings
 from neon_operator import kube, neon
 from neon_operator.accounts import Accounts
 from neon_operator.models import NeonConfig
-from neon_operator.reconcilers import appdatabase, branch, restore, snapshot
+from neon_operator.reconcilers import appdatabase, branch, neonconfig, restore, schedule, snapshot
 from neon_operator.reconcilers.context import Context
 from neon_operator.settings import Settings as OperatorSettings
 from neon_operator.testing import InMemoryKube
@@ -48,6 +48,7 @@ RECONCILERS: dict[str, Any] = {
     branch.PLURAL: branch,
     snapshot.PLURAL: snapshot,
     restore.PLURAL: restore,
+    schedule.PLURAL: schedule,
 }
 
 
@@ -215,9 +216,22 @@ class Operator:
     def exists(self, plural: str, name: str) -> bool:
         return self.kube.get(plural, name, namespace=NAMESPACE) is not None
 
-    async def reconcile(self, plural: str, name: str, **options: Any) -> None:
-        """One run of the kind's change handler on the current body."""
-        await RECONCILERS[plural].reconcile(self.ctx, self.body(plural, name), **options)
+    async def reconcile(self, plural: str, name: str, **options: Any) -> Any:
+        """One run of the kind's change handler on the current body (after adding the
+        finalizer, as kopf does the first time it sees an object); what the reconciler
+        returned."""
+        finalizers = self.body(plural, name)["metadata"].get("finalizers") or []
+        if self.settings.finalizer not in finalizers:
+            self.edit(
+                plural, name, {"metadata": {"finalizers": [*finalizers, self.settings.finalizer]}}
+            )
+        return await RECONCILERS[plural].reconcile(self.ctx, self.body(plural, name), **options)
+
+    async def check_config(self, name: str = "default") -> None:
+        """One run of the NeonConfig handler."""
+        body = self.kube.get("neonconfigs", name)
+        assert body is not None
+        await neonconfig.reconcile(self.ctx, body)
 
     async def delete(self, plural: str, name: str) -> None:
         """``kubectl delete`` and one run of the delete handler; the finalizer goes only when

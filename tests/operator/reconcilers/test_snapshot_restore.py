@@ -172,3 +172,22 @@ async def test_a_paused_restore_does_nothing(op, neon_api) -> None:
 
     assert await branch_names(neon_api, app["projectId"]) == ["main"]
     assert op.condition(RESTORES, "undo", "Synced")["reason"] == "Paused"
+
+
+async def test_a_restore_onto_a_neon_branch_swaps_that_branch_only(op) -> None:
+    app = await app_with_snapshot(op)
+    op.apply("neonbranches", "dev", {"appDatabaseRef": {"name": "todo"}})
+    await op.reconcile("neonbranches", "dev")
+    before = op.status("neonbranches", "dev")
+    spec = {"snapshotRef": {"name": "cp"}, "targetBranchRef": {"name": "dev"}, "mode": "Finalize"}
+    op.apply(RESTORES, "undo", spec)
+
+    await op.reconcile(RESTORES, "undo")
+    await op.reconcile("neonbranches", "dev")  # the branch follows the announced replacement
+
+    after = op.status("neonbranches", "dev")
+    assert after["branchId"] == op.status(RESTORES, "undo")["restoredBranchId"]
+    assert after["branchId"] != before["branchId"]
+    assert after["endpointId"] == before["endpointId"]  # same compute, same Secret
+    assert op.status(APPS, "todo")["defaultBranchId"] == app["defaultBranchId"]
+    assert "BranchRestored" in op.reasons("dev")
