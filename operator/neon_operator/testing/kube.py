@@ -331,7 +331,9 @@ class InMemoryKube:
             raise _conflict(key[0], key[2], "the object has been modified")
         updated = merge_patch(current, {k: v for k, v in patch.items() if k != "status"})
         self._store(key, updated, previous=current)
-        return self._read(key)
+        result = self._read(key)
+        self._still_held(key)  # the response still shows the object, as the apiserver's does
+        return result
 
     def replace(self, plural: str, body: dict[str, Any]) -> dict[str, Any]:
         """PUT ``body`` at the ``metadata.resourceVersion`` it carries (409 if another is
@@ -348,7 +350,9 @@ class InMemoryKube:
         if updated["status"] is None:
             del updated["status"]
         self._store(key, updated, previous=current)
-        return self._read(key) or {}
+        result = copy.deepcopy(self._objects[key])
+        self._still_held(key)
+        return result
 
     def delete(self, plural: str, name: str, *, namespace: str = "default") -> None:
         """``kubectl delete``: gone now, or marked for deletion while finalizers remain."""
@@ -365,8 +369,6 @@ class InMemoryKube:
             return
         left = [f for f in current["metadata"].get("finalizers") or [] if f != finalizer]
         self._patch(key, {"metadata": {"finalizers": left or None}})
-        if not left and current["metadata"].get("deletionTimestamp"):
-            self._remove(key)
 
     def events_about(self, name: str) -> list[RecordedEvent]:
         """The Events posted about objects named ``name``, oldest first."""
@@ -427,6 +429,14 @@ class InMemoryKube:
                 meta["generation"] = before.get("generation", 1) + 1
         meta["resourceVersion"] = str(next(self._versions))
         self._objects[key] = body
+
+    def _still_held(self, key: Key) -> bool:
+        """Remove the object if it is being deleted and its last finalizer just went."""
+        meta = self._objects[key]["metadata"]
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            self._remove(key)
+            return False
+        return True
 
     def _delete(self, key: Key) -> None:
         current = self._objects.get(key)

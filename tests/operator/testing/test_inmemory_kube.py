@@ -275,3 +275,17 @@ async def test_events_are_recorded_and_cut_like_the_real_client() -> None:
 
     (event,) = fake.events_about("app")
     assert (event.type, event.reason, len(event.message)) == ("Warning", "Why", 1024)
+
+
+async def test_removing_the_last_finalizer_by_a_patch_completes_the_deletion() -> None:
+    fake = InMemoryKube()
+    ref = ref_of(fake.create(APPS, app(finalizers=["f", "g"]), namespace="ns"))
+    await fake.delete_object(ref)
+
+    one_left = await fake.patch_object(ref, {"metadata": {"finalizers": ["g"]}})
+    none_left = await fake.patch_object(ref, {"metadata": {"finalizers": None}})
+
+    assert one_left is not None
+    assert none_left is not None
+    assert none_left["metadata"]["deletionTimestamp"]
+    assert await fake.read_object(ref) is None
