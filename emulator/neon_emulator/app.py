@@ -33,6 +33,7 @@ from neon_emulator.neonauth import server as neon_auth_server
 from neon_emulator.routes import (
     accounts,
     admin,
+    advisors,
     api_keys,
     backup_schedules,
     billing,
@@ -72,6 +73,7 @@ API_ROUTES: tuple[web.RouteTableDef, ...] = (
     snapshots.routes,
     backup_schedules.routes,
     schemas.routes,
+    advisors.routes,
     accounts.routes,
     organizations.routes,
     api_keys.routes,

@@ -36,10 +36,12 @@ before that LSN, however much is written meanwhile.
 
 Connection addresses are the other half: :meth:`DataPlane.address` may replace the host and port
 that connection URIs carry (by default ``<ep-id>.<region>.<platform>.<host_domain>``).
+:meth:`DataPlane.loadable_libraries` says which shared preload libraries computes can load.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -102,6 +104,9 @@ class DataPlane(Protocol):
     def uri_parameters(self, endpoint: records.Endpoint, pooled: bool) -> dict[str, str]:
         """Extra query parameters for ``endpoint``'s URIs (e.g. ``options=endpoint=<id>``)."""
 
+    def loadable_libraries(self, names: Collection[str]) -> set[str]:
+        """Which of ``names`` the computes can load as shared preload libraries."""
+
     async def start(self, store: Store) -> None:
         """Called once before the API serves (e.g. bind a proxy whose port URIs carry)."""
 
@@ -125,6 +130,10 @@ class NoDataPlane:
 
     def uri_parameters(self, endpoint: records.Endpoint, pooled: bool) -> dict[str, str]:
         return {}
+
+    def loadable_libraries(self, names: Collection[str]) -> set[str]:
+        """No computes run, so no library fails to load: settings are stored as given."""
+        return set(names)
 
     async def start(self, store: Store) -> None:
         return None

@@ -268,6 +268,8 @@ def _walk_project_extras(api: httpx.Client, emu: Any, pid: str, main: str, spons
         params={"db_name": "neondb", "base_branch_id": main, "base_lsn": "0/1"},
     )
     api.get(f"/projects/{pid}/branches/{main}/storage")
+    api.get(f"/projects/{pid}/available_preload_libraries")
+    api.get(f"/projects/{pid}/advisors", params={"min_severity": "WARN"})
     api.get(f"/projects/{pid}/branches/{main}/ai_gateway")
 
     claimed = api.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from neon_emulator import bodies, clock, errors, ids, provisioning, records, regions
+from neon_emulator import bodies, clock, errors, ids, preload, provisioning, records, regions
 from neon_emulator.auth import Principal
 from neon_emulator.context import Context
 from neon_emulator.operations import Step
@@ -32,6 +32,7 @@ def create(ctx: Context, caller: Principal, spec: bodies.ProjectSpec) -> Created
     if region_id not in regions.REGIONS:
         raise errors.BadRequest(f"project.region_id: unsupported region {region_id!r}")
 
+    preload.check(spec.settings, ctx.dataplane.loadable_libraries)
     given = spec.default_endpoint_settings or bodies.DefaultEndpointSettings()
     min_cu, max_cu, suspend = provisioning.resolve_limits(
         given.autoscaling_limit_min_cu or spec.autoscaling_limit_min_cu,

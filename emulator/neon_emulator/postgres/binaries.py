@@ -21,10 +21,12 @@ import re
 import shutil
 import stat
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 _PROGRAMS = ("initdb", "postgres", "pg_basebackup", "pg_controldata")
+_MODULES = (".so", ".dylib")
 
 
 class MissingBinaries(RuntimeError):
@@ -48,6 +50,16 @@ class Binaries:
                 f"{', '.join(missing)} not found in {self.bindir} (install the PostgreSQL client "
                 "programs of the same version)"
             )
+
+    def loadable(self, libraries: Iterable[str]) -> set[str]:
+        """Which of ``libraries`` the server can load (a module file in its library
+        directory: ``lib/`` beside ``bin/``, or ``lib/postgresql/``)."""
+        directories = (self.bindir.parent / "lib", self.bindir.parent / "lib" / "postgresql")
+        return {
+            name
+            for name in libraries
+            if any((d / f"{name}{suffix}").is_file() for d in directories for suffix in _MODULES)
+        }
 
 
 def _candidates() -> list[Path]:

@@ -25,7 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
-from neon_emulator import clock, ids, lookups, records
+from neon_emulator import clock, ids, lookups, preload, records
 from neon_emulator.postgres import binaries, branches, catalogs, clusters
 from neon_emulator.postgres.branches import BranchFiles
 from neon_emulator.postgres.clusters import Cluster, Server
@@ -184,7 +184,7 @@ class Clusters:
         first = not files.materialized
         meta = await branches.materialize(server, files) if first else files.meta()
         cluster = files.cluster(server)
-        await cluster.start()
+        await cluster.start(self.preload(server, branch))
         runtime.cluster = cluster
         lsn = await cluster.current_lsn()
         if first or meta.start_lsn is None:
@@ -194,6 +194,14 @@ class Clusters:
         files.save(meta)
         self.record_lsn(branch.id, lsn)
         return cluster
+
+    def preload(self, server: Server, branch: records.Branch) -> dict[str, str]:
+        """``shared_preload_libraries`` from the project's settings (those the server has)."""
+        project = self.store.projects.get(branch.project_id)
+        wanted = preload.enabled(project.settings) if project is not None else []
+        loadable = server.binaries.loadable(wanted)
+        chosen = [name for name in wanted if name in loadable]
+        return {"shared_preload_libraries": ",".join(chosen)} if chosen else {}
 
     async def apply_config(
         self, branch: records.Branch, cluster: Cluster, applied: catalogs.Applied

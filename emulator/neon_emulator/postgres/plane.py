@@ -28,13 +28,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from pathlib import Path
 
 import psycopg
 
 from neon_emulator import dataplane, records
-from neon_emulator.postgres import proxy, tls
+from neon_emulator.postgres import binaries, proxy, tls
 from neon_emulator.postgres.activity import Activity
 from neon_emulator.postgres.capture import Capture
 from neon_emulator.postgres.clusters import ADMIN_ROLE
@@ -58,6 +58,7 @@ class PostgresDataPlane:
         self.activity = Activity(self.clusters)
         self.routing = Routing(self.clusters, self.activity)
         self._proxy: proxy.Proxy | None = None
+        self._binaries: binaries.Binaries | None = None
         self.operations: dict[str, Handler] = {
             "create_branch": self._create_branch,
             "delete_branch": self.clusters.delete_branch,
@@ -130,6 +131,12 @@ class PostgresDataPlane:
         """Query parameters every URI needs: Neon's ``options=endpoint=<id>`` routing."""
         name = f"{endpoint.id}-pooler" if pooled else endpoint.id
         return {"options": f"endpoint={name}"}
+
+    def loadable_libraries(self, names: Collection[str]) -> set[str]:
+        """The installation's library files decide (no server needs to run)."""
+        if self._binaries is None:
+            self._binaries = binaries.find()
+        return self._binaries.loadable(names)
 
     # -- for other parts of the emulator ------------------------------------------------------
 

@@ -14,6 +14,7 @@ from neon_emulator import (
     context,
     errors,
     lookups,
+    preload,
     provisioning,
     queries,
     records,
@@ -127,6 +128,7 @@ async def update_project(request: web.Request) -> web.Response:
     ctx = context.of(request)
     project = lookups.requested_project(request, ctx.store)
     patch = (await bodies.parse(request, bodies.ProjectUpdate)).project
+    preload.check(patch.settings, ctx.dataplane.loadable_libraries)
     endpoint_defaults = project.default_endpoint_settings
     if patch.default_endpoint_settings is not None:
         endpoint_defaults = _endpoint_defaults(
@@ -144,6 +146,14 @@ async def update_project(request: web.Request) -> web.Response:
     project.updated_at = clock.now_iso()
     ctx.store.projects.put(project)
     return reply({"project": views.project(ctx, project, detailed=False), "operations": []})
+
+
+@routes.get("/projects/{project_id}/available_preload_libraries")
+async def available_preload_libraries(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    loadable = ctx.dataplane.loadable_libraries(list(preload.CATALOGUE))
+    return reply({"libraries": preload.available(loadable, str(project.pg_version))})
 
 
 @routes.delete("/projects/{project_id}")
