@@ -190,6 +190,10 @@ class Branch(Record):
     """WAL the branch's compute has written (the data plane measures it; 0 without one)."""
     annotations: dict[str, str] = Field(default_factory=dict)
     deleted: bool = False
+    deleted_at: str | None = None
+    """When a deletion that may be undone happened (``None`` with ``deleted``: permanent)."""
+    deleted_endpoints: list[dict[str, Any]] = Field(default_factory=list)
+    """The endpoints a deletion removed, brought back (idle) if the branch is recovered."""
 
 
 class Endpoint(Record):

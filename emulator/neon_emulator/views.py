@@ -183,8 +183,21 @@ def branch(ctx: Context, branch: records.Branch) -> dict[str, Any]:
             "restore_status": branch.restore_status,
             "restored_from": branch.restored_from,
             "restored_as": branch.restored_as,
+            "recovery": _recovery(branch),
         }
     )
+
+
+def _recovery(branch: records.Branch) -> dict[str, Any] | None:
+    """``BranchRecoveryInfo`` of a deleted branch that can still be recovered."""
+    if not branch.deleted or branch.deleted_at is None:
+        return None
+    deleted = clock.parse(branch.deleted_at)
+    return {
+        "deleted_at": branch.deleted_at,
+        "recoverable_until": clock.iso(deleted + RECOVERY_WINDOW),
+        "deletion_method": "user",
+    }
 
 
 def annotation(branch: records.Branch) -> dict[str, Any]:

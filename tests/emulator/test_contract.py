@@ -402,7 +402,13 @@ def test_every_response_of_a_full_scenario_matches_the_spec(
         api.post(f"/projects/{pid}/branches/{restored}/set_as_default")
         api.delete(f"/projects/{pid}/branches/{dev}")
         _settle(api, pid)
+        api.get(f"/projects/{pid}/branches", params={"include_deleted": "true"})
+        api.post(f"/projects/{pid}/branches/{dev}/recover")
+        api.post(f"/projects/{pid}/branches/{dev}/recover")  # 400: not deleted
+        api.delete(f"/projects/{pid}/branches/{dev}", params={"hard_delete": "true"})
+        _settle(api, pid)
         api.delete(f"/projects/{pid}/branches/{dev}")
+        api.post(f"/projects/{pid}/branches/{dev}/recover")  # 404: deleted permanently
 
         now = time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime())
         earlier = time.strftime("%Y-%m-%dT%H:00:00Z", time.gmtime(time.time() - 7200))

@@ -1,11 +1,17 @@
-"""Branch creation and restore: the records, the branch point ("now" pinned with the data plane
-before answering, or the LSN / timestamp the client named) and the operations."""
+"""Branch creation, restore, deletion and recovery: the records, the branch point ("now" pinned
+with the data plane before answering, or the LSN / timestamp the client named) and the
+operations.
+
+A deleted branch can be recovered for 7 days, as on Neon (``hard_delete`` skips that): its files
+stay, its endpoints are kept on its record and come back idle, with the same ids, so connection
+strings handed out before still work. Files of branches past the window go at the next start.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from neon_emulator import bodies, clock, errors, ids, lookups, provisioning, records
+from neon_emulator import bodies, clock, errors, ids, lookups, provisioning, records, views
 from neon_emulator.context import Context
 from neon_emulator.operations import Step
 
@@ -208,3 +214,88 @@ async def restore(
                 Step("start_compute", "start_compute", branch_id=target.id, endpoint_id=endpoint.id)
             )
     return ctx.runner.submit(project.id, steps)
+
+
+@dataclass(frozen=True)
+class DeletedBranch:
+    branch: records.Branch
+    operations: list[records.Operation]
+
+
+def delete(
+    ctx: Context, project: records.Project, branch: records.Branch, *, hard: bool
+) -> DeletedBranch:
+    """``DELETE …/branches/{id}``: its endpoints stop and go, its data stays for recovery
+    unless ``hard``."""
+    if branch.default:
+        raise errors.BadRequest(
+            f"branch {branch.id} is the project's default branch and cannot be deleted"
+        )
+    if branch.protected:
+        raise errors.BadRequest(f"branch {branch.id} is protected and cannot be deleted")
+    children = [b for b in lookups.live_branches(ctx.store, project.id) if b.parent_id == branch.id]
+    if children:
+        raise errors.BadRequest(
+            f"branch {branch.id} has child branches ({', '.join(c.id for c in children)}); "
+            "delete them first"
+        )
+    ctx.runner.ensure_unlocked(project.id)
+    steps = []
+    kept: list[dict[str, object]] = []
+    for endpoint in lookups.branch_endpoints(ctx.store, branch):
+        steps.append(
+            Step("suspend_compute", "delete_endpoint", branch_id=branch.id, endpoint_id=endpoint.id)
+        )
+        kept.append(endpoint.model_dump())
+        ctx.store.endpoints.delete(endpoint.id)
+    steps.append(
+        Step("delete_timeline", "delete_branch", branch_id=branch.id, subject={"keep": not hard})
+    )
+    branch.deleted = True
+    branch.updated_at = clock.now_iso()
+    branch.deleted_at = None if hard else branch.updated_at
+    branch.deleted_endpoints = [] if hard else kept
+    ctx.store.branches.put(branch)
+    return DeletedBranch(branch, ctx.runner.submit(project.id, steps))
+
+
+def recoverable(branch: records.Branch) -> bool:
+    """A deleted branch still inside its recovery window."""
+    if not branch.deleted or branch.deleted_at is None:
+        return False
+    return clock.parse(branch.deleted_at) + views.RECOVERY_WINDOW >= clock.now()
+
+
+def recover(
+    ctx: Context, project: records.Project, branch_id: str
+) -> tuple[records.Branch, list[records.Endpoint]]:
+    """``POST …/branches/{id}/recover``: the branch and its endpoints (idle) are back."""
+    branch = ctx.store.branches.get(branch_id)
+    if branch is None or branch.project_id != project.id:
+        raise errors.NotFound(f"branch {branch_id} not found")
+    if not branch.deleted:
+        raise errors.BadRequest(f"branch {branch_id} is not deleted")
+    if not recoverable(branch):
+        raise errors.NotFound(
+            f"branch {branch_id} was deleted permanently (hard_delete, or its 7-day recovery "
+            "window has passed)"
+        )
+    parent = ctx.store.branches.get(branch.parent_id) if branch.parent_id else None
+    if parent is not None and parent.deleted:
+        raise errors.BadRequest(
+            f"branch {branch_id}'s parent {parent.id} is deleted; recover the parent first"
+        )
+    ctx.runner.ensure_unlocked(project.id)
+    stamp = clock.now_iso()
+    endpoints = []
+    for kept in branch.deleted_endpoints:
+        endpoint = records.Endpoint.model_validate(
+            {**kept, "current_state": "idle", "pending_state": None, "updated_at": stamp}
+        )
+        ctx.store.endpoints.put(endpoint)
+        endpoints.append(endpoint)
+    branch.deleted, branch.deleted_at, branch.deleted_endpoints = False, None, []
+    branch.expires_at = None  # a TTL branch comes back without its TTL, as on Neon
+    branch.updated_at = stamp
+    ctx.store.branches.put(branch)
+    return branch, endpoints

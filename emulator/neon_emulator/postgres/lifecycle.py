@@ -8,8 +8,9 @@ and one :class:`Runtime` per branch -- its lock, its started cluster, the client
 it. Every other part (capture, snapshots, activity, routing) goes through it. Everything that
 touches a branch's files or server holds that branch's lock.
 
-``delete_branch`` removes a branch's files; files of projects deleted more than the recovery
-window ago are removed at start-up (:meth:`Clusters.purge_expired_projects`).
+``delete_branch`` removes a branch's files, or keeps them for recovery; files of projects and
+branches deleted more than the recovery window ago are removed at start-up
+(:meth:`Clusters.purge_expired_projects`).
 """
 
 from __future__ import annotations
@@ -250,14 +251,16 @@ class Clusters:
         runtime.cluster = None
 
     async def delete_branch(self, op: records.Operation) -> None:
-        """``delete_branch``: stop its server and remove its files."""
+        """``delete_branch``: stop its server; remove its files unless it may be recovered
+        (``subject["keep"]``; then they go at the first start after its recovery window)."""
         if op.branch_id is None:
             return
         await self.stop(op.branch_id)
         self.runtimes.pop(op.branch_id, None)
-        clusters.remove_tree(
-            self.settings.root / "projects" / op.project_id / "branches" / op.branch_id
-        )
+        if not op.subject.get("keep"):
+            clusters.remove_tree(
+                self.settings.root / "projects" / op.project_id / "branches" / op.branch_id
+            )
 
     # -- measurements -------------------------------------------------------------------------
 
@@ -303,6 +306,15 @@ class Clusters:
             )
             if gone:
                 clusters.remove_tree(directory)
+                continue
+            for branch_dir in (directory / "branches").glob("*"):
+                branch = self.store.branches.get(branch_dir.name)
+                if (
+                    branch is not None
+                    and branch.deleted
+                    and (branch.deleted_at is None or clock.parse(branch.deleted_at) < cutoff)
+                ):
+                    clusters.remove_tree(branch_dir)
 
     async def close(self) -> None:
         """Stop every server (nothing outlives the emulator) and remove the socket directory."""

@@ -1,6 +1,7 @@
 """Branches: create (from a parent, optionally at ``parent_lsn``/``parent_timestamp``, with
-endpoints), list (sorted, cursor pagination), count, get, rename/protect, delete, set as
-default, restore (from another branch or the branch's own history), list a branch's endpoints."""
+endpoints), list (sorted, cursor pagination), count, get, rename/protect, delete (recoverable
+for 7 days unless ``hard_delete``), recover, set as default, restore (from another branch or the
+branch's own history), list a branch's endpoints."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from aiohttp import web
 
 from neon_emulator import bodies, clock, context, errors, lookups, provisioning, queries, views
 from neon_emulator.actions import branches
-from neon_emulator.operations import Step
 from neon_emulator.routes import no_content, reply
 
 routes = web.RouteTableDef()
@@ -73,11 +73,13 @@ async def list_branches(request: web.Request) -> web.Response:
     if sort_order not in ("asc", "desc"):
         raise errors.BadRequest("sort_order: must be asc or desc")
     limit = queries.integer(query, "limit", 0, 1, 10_000) if "limit" in query else None
-    queries.boolean(query, "include_deleted")
+    listed = lookups.live_branches(ctx.store, project.id)
+    if queries.boolean(query, "include_deleted"):
+        listed += [b for b in ctx.store.branches.in_project(project.id) if branches.recoverable(b)]
     search = (queries.text(query, "search") or "").lower()
     rendered = [
         views.branch(ctx, b)
-        for b in lookups.live_branches(ctx.store, project.id)
+        for b in listed
         if not search or search in b.name.lower() or search in b.id
     ]
     descending = sort_order == "desc"
@@ -155,36 +157,31 @@ async def update_branch(request: web.Request) -> web.Response:
 async def delete_branch(request: web.Request) -> web.Response:
     ctx = context.of(request)
     project = lookups.requested_project(request, ctx.store)
-    queries.boolean(request.query, "hard_delete")
+    hard = queries.boolean(request.query, "hard_delete")
     try:
         branch = lookups.branch(ctx.store, project, request.match_info["branch_id"])
     except errors.NotFound:
         return no_content()
-    if branch.default:
-        raise errors.BadRequest(
-            f"branch {branch.id} is the project's default branch and cannot be deleted"
-        )
-    if branch.protected:
-        raise errors.BadRequest(f"branch {branch.id} is protected and cannot be deleted")
-    children = [b for b in lookups.live_branches(ctx.store, project.id) if b.parent_id == branch.id]
-    if children:
-        raise errors.BadRequest(
-            f"branch {branch.id} has child branches ({', '.join(c.id for c in children)}); "
-            "delete them first"
-        )
-    ctx.runner.ensure_unlocked(project.id)
-    steps = []
-    for endpoint in lookups.branch_endpoints(ctx.store, branch):
-        steps.append(
-            Step("suspend_compute", "delete_endpoint", branch_id=branch.id, endpoint_id=endpoint.id)
-        )
-        ctx.store.endpoints.delete(endpoint.id)
-    steps.append(Step("delete_timeline", "delete_branch", branch_id=branch.id))
-    branch.deleted = True
-    branch.updated_at = clock.now_iso()
-    ctx.store.branches.put(branch)
-    ops = ctx.runner.submit(project.id, steps)
-    return reply({"branch": views.branch(ctx, branch), "operations": views.operations(ops)})
+    deleted = branches.delete(ctx, project, branch, hard=hard)
+    return reply(
+        {
+            "branch": views.branch(ctx, deleted.branch),
+            "operations": views.operations(deleted.operations),
+        }
+    )
+
+
+@routes.post("/projects/{project_id}/branches/{branch_id}/recover")
+async def recover_branch(request: web.Request) -> web.Response:
+    ctx = context.of(request)
+    project = lookups.requested_project(request, ctx.store)
+    branch, endpoints = branches.recover(ctx, project, request.match_info["branch_id"])
+    return reply(
+        {
+            "branch": views.branch(ctx, branch),
+            "endpoints": [views.endpoint(ctx, e) for e in endpoints],
+        }
+    )
 
 
 @routes.post("/projects/{project_id}/branches/{branch_id}/set_as_default")
