@@ -6,7 +6,8 @@ the startup message, the way Neon's proxy does.
 2. The startup message names the endpoint: ``options=endpoint=<ep-id>`` (Neon's documented way
    for clients without SNI; removed before the server sees ``options``), else the first label of
    the SNI host name (``<ep-id>[-pooler].…``). Neither → Neon's own "Endpoint ID is not
-   specified" error.
+   specified" error. Neon's time-travel options (``neon_timestamp:``, ``neon_lsn:``) are refused
+   with ``0A000`` and a message that says how to get the same view (a branch at that point).
 3. The :class:`Router` wakes the endpoint's compute (or refuses: unknown, disabled) and says where
    its PostgreSQL listens.
 4. The proxy authenticates the client itself (SCRAM-SHA-256, or -PLUS with channel binding over
@@ -132,6 +133,19 @@ def split_options(options: str) -> tuple[str | None, list[str]]:
     return endpoint, rest
 
 
+TIME_TRAVEL = (
+    "time-travel connections (options neon_timestamp:/neon_lsn:) are not emulated; create a "
+    "branch at that point instead (POST /projects/{id}/branches with parent_timestamp or "
+    "parent_lsn) and connect to it"
+)
+
+
+def time_travel(options: list[str]) -> bool:
+    """Whether the client asks for Neon's time-travel view (``neon_timestamp:``/``neon_lsn:``),
+    which the emulator refuses plainly rather than serving the branch's head instead."""
+    return any(token.startswith(("neon_timestamp:", "neon_lsn:")) for token in options)
+
+
 def endpoint_from_sni(server_name: str | None) -> str | None:
     if not server_name:
         return None
@@ -227,6 +241,10 @@ class Proxy:
         params = parse_startup(payload)
         from_options, rest = split_options(params.get("options", ""))
         endpoint = from_options or endpoint_from_sni(server_name)
+        if time_travel(rest):
+            writer.write(error_response(TIME_TRAVEL, "0A000"))
+            await writer.drain()
+            return
         if endpoint is None:
             writer.write(error_response(NO_ENDPOINT, "08004"))
             await writer.drain()

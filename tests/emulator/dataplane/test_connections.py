@@ -183,3 +183,17 @@ def test_unknown_or_unnamed_endpoints_are_refused_with_neons_messages(
         sql(unknown, "SELECT 1")
     with pytest.raises(psycopg.OperationalError, match="Endpoint ID is not specified"):
         sql(unnamed, "SELECT 1")
+
+
+@pytest.mark.parametrize("point", ["neon_timestamp:2025-01-01T00:00:00Z", "neon_lsn:0/1F00000"])
+def test_time_travel_options_are_refused_with_the_way_to_get_that_view(
+    new_project: Callable[..., dict[str, Any]], sql: Sql, point: str
+) -> None:
+    uri = new_project()["connection_uris"][0]["connection_uri"]
+    asked = uri.replace("options=endpoint%3D", f"options={quote(point, safe='')}%20endpoint%3D")
+
+    with pytest.raises(psycopg.OperationalError) as refused:
+        sql(asked, "SELECT 1")
+
+    assert "time-travel connections" in str(refused.value)
+    assert "parent_timestamp" in str(refused.value)
