@@ -96,7 +96,10 @@ def _constraints(node: dict[str, Any]) -> str:
         notes.append("(" + ", ".join(limits) + ")")
     if "pattern" in node:
         notes.append(f"Pattern `{node['pattern']}`.")
-    for rule in node.get("x-kubernetes-validations", []):
+    rules = [*node.get("x-kubernetes-validations", [])]
+    if node.get("type") == "array":  # rules on each item belong to the list's row
+        rules += node.get("items", {}).get("x-kubernetes-validations", [])
+    for rule in rules:
         notes.append(f"*CEL:* {rule.get('message', rule['rule'])}.")
     return " ".join(notes)
 

@@ -24,6 +24,7 @@ def test_exported_names_match_all() -> None:
         "branch",
         "common",
         "compute",
+        "integrations",
         "neonconfig",
         "restore",
         "schedule",

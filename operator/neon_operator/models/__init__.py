@@ -3,7 +3,8 @@
 They parse CR bodies for the operator and are the source the CRD schemas are generated from
 (`neon-operator crds`). Modules: :mod:`.common` (base model, conditions, status, CEL helpers),
 :mod:`.compute` (compute size and suspension rules), :mod:`.neonconfig`, :mod:`.appdatabase`,
-:mod:`.branch`, :mod:`.snapshot`, :mod:`.restore`, :mod:`.schedule`.
+:mod:`.branch`, :mod:`.integrations` (Neon Auth and the Data API of a branch), :mod:`.snapshot`,
+:mod:`.restore`, :mod:`.schedule`.
 """
 
 from neon_operator.models.appdatabase import (
@@ -39,6 +40,14 @@ from neon_operator.models.common import (
     Status,
 )
 from neon_operator.models.compute import COMPUTE_SIZES, Compute
+from neon_operator.models.integrations import (
+    DataApiSpec,
+    DataApiStatus,
+    NeonAuthSpec,
+    NeonAuthStatus,
+    OAuthProvider,
+    OAuthProviderStatus,
+)
 from neon_operator.models.neonconfig import (
     ApiKeySecretRef,
     ConfigDefaults,
@@ -83,11 +92,15 @@ __all__ = [
     "ConfigRef",
     "ConnectionSecretSpec",
     "Consumption",
+    "DataApiSpec",
+    "DataApiStatus",
     "DeletionPolicy",
     "Model",
     "NeonAppDatabase",
     "NeonAppDatabaseSpec",
     "NeonAppDatabaseStatus",
+    "NeonAuthSpec",
+    "NeonAuthStatus",
     "NeonBranch",
     "NeonBranchSpec",
     "NeonBranchStatus",
@@ -103,6 +116,8 @@ __all__ = [
     "NeonSnapshotScheduleStatus",
     "NeonSnapshotSpec",
     "NeonSnapshotStatus",
+    "OAuthProvider",
+    "OAuthProviderStatus",
     "ObjectMeta",
     "OldBranchPolicy",
     "RateLimit",

@@ -34,6 +34,13 @@ from neon_operator.models.common import (
     validations,
 )
 from neon_operator.models.compute import Compute
+from neon_operator.models.integrations import (
+    DATA_API_RULE,
+    DataApiSpec,
+    DataApiStatus,
+    NeonAuthSpec,
+    NeonAuthStatus,
+)
 
 KIND: Final = "NeonAppDatabase"
 SECRET_NAME_SUFFIX: Final = "-neon"
@@ -118,6 +125,7 @@ class NeonAppDatabaseSpec(Model):
                 field_path=".adoptProjectId",
                 reason="FieldValueForbidden",
             ),
+            DATA_API_RULE,
         )
     )
 
@@ -162,6 +170,10 @@ class NeonAppDatabaseSpec(Model):
     password_rotation: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = None
     """Any token (a counter, a date); each new value resets the role's password once and
     rewrites the Secret. The token last applied is in `status.passwordRotation`."""
+    auth: NeonAuthSpec | None = None
+    """Neon Auth on the default branch; the URLs and keys go to `auth.secretName`."""
+    data_api: DataApiSpec | None = None
+    """The Data API over the default branch's database; its URL goes to the auth Secret."""
 
 
 class Consumption(Model):
@@ -217,6 +229,10 @@ class NeonAppDatabaseStatus(Status):
     """When the operator asked Neon to create the project, recorded before the call: a
     restarted operator that finds it set (and no `projectId`) looks for the project it may have
     created; without it no lookup is needed."""
+    auth: NeonAuthStatus | None = None
+    """What Neon Auth offers on the default branch (no keys)."""
+    data_api: DataApiStatus | None = None
+    """The Data API of the default branch's database."""
 
 
 class NeonAppDatabase(Model):

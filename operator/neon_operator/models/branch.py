@@ -33,6 +33,13 @@ from neon_operator.models.common import (
     validations,
 )
 from neon_operator.models.compute import Compute
+from neon_operator.models.integrations import (
+    DATA_API_RULE,
+    DataApiSpec,
+    DataApiStatus,
+    NeonAuthSpec,
+    NeonAuthStatus,
+)
 
 KIND: Final = "NeonBranch"
 LSN_PATTERN: Final = r"^[0-9A-F]+/[0-9A-F]+$"
@@ -118,6 +125,7 @@ class NeonBranchSpec(Model):
             _fixed_at_creation("parentBranchRef"),
             _fixed_at_creation("parentTimestamp"),
             _fixed_at_creation("parentLsn"),
+            DATA_API_RULE,
         )
     )
 
@@ -162,6 +170,11 @@ class NeonBranchSpec(Model):
     a compute; user and database are those of the app's default branch."""
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     """`Delete` deletes the Neon branch with the resource; `Retain` keeps it."""
+    auth: NeonAuthSpec | None = None
+    """Neon Auth on this branch (its own users and URL; needs a compute); the URLs and keys go
+    to `auth.secretName`."""
+    data_api: DataApiSpec | None = None
+    """The Data API over this branch's database (needs a read-write compute)."""
 
     @pydantic.model_validator(mode="after")
     def _one_point_in_time(self) -> Self:
@@ -193,6 +206,10 @@ class NeonBranchStatus(Status):
     """Direct host of the compute."""
     secret_name: str | None = None
     """Name of the connection Secret written."""
+    auth: NeonAuthStatus | None = None
+    """What Neon Auth offers on this branch (no keys)."""
+    data_api: DataApiStatus | None = None
+    """The Data API of this branch's database."""
 
 
 class NeonBranch(Model):

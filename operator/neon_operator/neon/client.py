@@ -38,6 +38,8 @@ _B = _P + "/branches/{branch_id}"
 _E = _P + "/endpoints/{endpoint_id}"
 _R = _B + "/roles/{role_name}"
 _S = _P + "/snapshots/{snapshot_id}"
+_AUTH = _B + "/auth"
+_DATA_API = _B + "/data-api/{database_name}"
 
 
 class _ProjectEnvelope(NeonModel):
@@ -89,6 +91,26 @@ class _Snapshots(NeonModel):
 
 class _Operations(NeonModel):
     operations: list[models.Operation]
+
+
+class _AuthSettings(NeonModel):
+    """``GET …/auth/plugins``: the parts of the configuration the operator manages."""
+
+    oauth_providers: list[models.OAuthProvider] = Field(default_factory=list)
+    email_and_password: models.EmailAndPassword = models.EmailAndPassword()
+    allow_localhost: bool = False
+
+
+class _Domain(NeonModel):
+    domain: str
+
+
+class _Domains(NeonModel):
+    domains: list[_Domain] = Field(default_factory=list)
+
+
+class _DataApiCreated(NeonModel):
+    url: str
 
 
 class _Uri(NeonModel):
@@ -592,6 +614,135 @@ class NeonClient:
             _Operations, "POST", _B + "/finalize_restore", path, json=body
         )
         return result.operations
+
+    # -- Neon Auth ------------------------------------------------------------------------
+
+    async def enable_neon_auth(
+        self, project_id: str, branch_id: str, *, database_name: str | None = None
+    ) -> models.NeonAuthCreated:
+        """Enable Neon Auth (Better Auth) on a branch; the response is the only one that
+        carries the SDK keys (:class:`Conflict` when it is already enabled)."""
+        body: dict[str, Any] = {"auth_provider": "better_auth"}
+        if database_name is not None:
+            body["database_name"] = database_name
+        path = {"project_id": project_id, "branch_id": branch_id}
+        return await self._session.request_model(
+            models.NeonAuthCreated, "POST", _AUTH, path, json=body
+        )
+
+    async def get_neon_auth(self, project_id: str, branch_id: str) -> models.NeonAuth:
+        """A branch's Neon Auth integration (:class:`NotFound` when it is not enabled)."""
+        path = {"project_id": project_id, "branch_id": branch_id}
+        return await self._session.request_model(models.NeonAuth, "GET", _AUTH, path)
+
+    async def disable_neon_auth(
+        self, project_id: str, branch_id: str, *, delete_data: bool = True
+    ) -> None:
+        """Disable Neon Auth on a branch (``delete_data`` drops its users and sessions)."""
+        path = {"project_id": project_id, "branch_id": branch_id}
+        await self._session.request("DELETE", _AUTH, path, json={"delete_data": delete_data})
+
+    async def get_neon_auth_settings(
+        self, project_id: str, branch_id: str
+    ) -> tuple[list[models.OAuthProvider], bool, bool]:
+        """OAuth providers, email-and-password on/off and ``allow_localhost``, in one call."""
+        path = {"project_id": project_id, "branch_id": branch_id}
+        found = await self._session.request_model(_AuthSettings, "GET", _AUTH + "/plugins", path)
+        return found.oauth_providers, found.email_and_password.enabled, found.allow_localhost
+
+    async def add_oauth_provider(
+        self, project_id: str, branch_id: str, provider: inputs.OAuthProviderChange
+    ) -> None:
+        """Add an OAuth provider (shared keys unless ``client_id``/``client_secret``)."""
+        path = {"project_id": project_id, "branch_id": branch_id}
+        await self._session.request(
+            "POST", _AUTH + "/oauth_providers", path, json=provider.to_json()
+        )
+
+    async def update_oauth_provider(
+        self, project_id: str, branch_id: str, provider_id: str, change: inputs.OAuthProviderChange
+    ) -> None:
+        """Change an OAuth provider's client id/secret in place."""
+        path = {"project_id": project_id, "branch_id": branch_id, "provider_id": provider_id}
+        await self._session.request(
+            "PATCH", _AUTH + "/oauth_providers/{provider_id}", path, json=change.to_json()
+        )
+
+    async def delete_oauth_provider(
+        self, project_id: str, branch_id: str, provider_id: str
+    ) -> None:
+        """Remove an OAuth provider."""
+        path = {"project_id": project_id, "branch_id": branch_id, "provider_id": provider_id}
+        await self._session.request("DELETE", _AUTH + "/oauth_providers/{provider_id}", path)
+
+    async def list_trusted_domains(self, project_id: str, branch_id: str) -> list[str]:
+        """The origins sign-in may redirect to."""
+        path = {"project_id": project_id, "branch_id": branch_id}
+        found = await self._session.request_model(_Domains, "GET", _AUTH + "/domains", path)
+        return [entry.domain for entry in found.domains]
+
+    async def add_trusted_domain(self, project_id: str, branch_id: str, domain: str) -> None:
+        """Trust one more origin."""
+        path = {"project_id": project_id, "branch_id": branch_id}
+        body = {"domain": domain, "auth_provider": "better_auth"}
+        await self._session.request("POST", _AUTH + "/domains", path, json=body)
+
+    async def delete_trusted_domains(
+        self, project_id: str, branch_id: str, domains: Iterable[str]
+    ) -> None:
+        """Stop trusting ``domains``."""
+        path = {"project_id": project_id, "branch_id": branch_id}
+        body = {"domains": [{"domain": d} for d in domains], "auth_provider": "better_auth"}
+        await self._session.request("DELETE", _AUTH + "/domains", path, json=body)
+
+    async def set_email_and_password(self, project_id: str, branch_id: str, enabled: bool) -> None:
+        """Turn sign-in with email and password on or off."""
+        path = {"project_id": project_id, "branch_id": branch_id}
+        await self._session.request(
+            "PATCH", _AUTH + "/email_and_password", path, json={"enabled": enabled}
+        )
+
+    async def set_allow_localhost(self, project_id: str, branch_id: str, allow: bool) -> None:
+        """Accept (or refuse) ``localhost`` callback URLs."""
+        path = {"project_id": project_id, "branch_id": branch_id}
+        await self._session.request(
+            "PATCH", _AUTH + "/allow_localhost", path, json={"allow_localhost": allow}
+        )
+
+    # -- Data API -------------------------------------------------------------------------
+
+    async def create_data_api(
+        self, project_id: str, branch_id: str, database_name: str, spec: inputs.DataApiCreate
+    ) -> str:
+        """Serve a database over the Data API; returns its URL."""
+        path = {"project_id": project_id, "branch_id": branch_id, "database_name": database_name}
+        created = await self._session.request_model(
+            _DataApiCreated, "POST", _DATA_API, path, json=spec.to_json()
+        )
+        return created.url
+
+    async def get_data_api(
+        self, project_id: str, branch_id: str, database_name: str
+    ) -> models.DataApi:
+        """A database's Data API (:class:`NotFound` when it has none)."""
+        path = {"project_id": project_id, "branch_id": branch_id, "database_name": database_name}
+        return await self._session.request_model(models.DataApi, "GET", _DATA_API, path)
+
+    async def update_data_api(
+        self,
+        project_id: str,
+        branch_id: str,
+        database_name: str,
+        settings: inputs.DataApiSettings,
+    ) -> None:
+        """Change a Data API's settings (those left ``None`` keep their value)."""
+        path = {"project_id": project_id, "branch_id": branch_id, "database_name": database_name}
+        await self._session.request("PATCH", _DATA_API, path, json={"settings": settings.to_json()})
+
+    async def delete_data_api(self, project_id: str, branch_id: str, database_name: str) -> None:
+        """Stop serving a database over the Data API."""
+        path = {"project_id": project_id, "branch_id": branch_id, "database_name": database_name}
+        await self._session.request("DELETE", _DATA_API, path)
 
 
 def _rfc3339(when: datetime.datetime) -> str:

@@ -16,10 +16,13 @@ import pydantic
 
 __all__ = [
     "BranchCreate",
+    "DataApiCreate",
+    "DataApiSettings",
     "EndpointCreate",
     "EndpointSettings",
     "EndpointSpec",
     "EndpointUpdate",
+    "OAuthProviderChange",
     "ProjectBranchSpec",
     "ProjectCreate",
     "ProjectUpdate",
@@ -118,3 +121,31 @@ class EndpointUpdate(RequestModel):
     suspend_timeout_seconds: int | None = None
     disabled: bool | None = None
     name: str | None = None
+
+
+class OAuthProviderChange(RequestModel):
+    """Body of adding (with ``id``) or updating an OAuth provider; no client id and secret
+    means Neon's shared keys."""
+
+    id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = pydantic.Field(default=None, repr=False)
+    microsoft_tenant_id: str | None = None
+
+
+class DataApiSettings(RequestModel):
+    """The Data API settings the operator manages (others keep Neon's values)."""
+
+    db_anon_role: str | None = None
+    db_schemas: list[str] | None = None
+    server_cors_allowed_origins: str | None = None
+
+
+class DataApiCreate(RequestModel):
+    """Body of creating a database's Data API."""
+
+    auth_provider: Literal["neon_auth", "external"] | None = None
+    jwks_url: str | None = None
+    jwt_audience: str | None = None
+    add_default_grants: bool | None = None
+    settings: DataApiSettings | None = None

@@ -27,11 +27,16 @@ __all__ = [
     "ConnectionParameters",
     "CreatedBranch",
     "CreatedProject",
+    "DataApi",
     "Database",
     "DefaultEndpointSettings",
+    "EmailAndPassword",
     "Endpoint",
     "EndpointResult",
+    "NeonAuth",
+    "NeonAuthCreated",
     "NeonModel",
+    "OAuthProvider",
     "Operation",
     "Project",
     "ProjectListItem",
@@ -325,3 +330,53 @@ class BranchPage(NeonModel):
 
     branches: list[Branch]
     next: str | None = None
+
+
+# -- Neon Auth and the Data API (a branch's integrations) ---------------------------------
+
+
+class NeonAuthCreated(NeonModel):
+    """``POST …/auth``: the only response that carries the SDK keys."""
+
+    auth_provider: str
+    auth_provider_project_id: str
+    pub_client_key: SecretStr
+    secret_server_key: SecretStr
+    jwks_url: str
+    base_url: str | None = None
+    """The auth server (Better Auth integrations only)."""
+
+
+class NeonAuth(NeonModel):
+    """``GET …/auth``: the integration without its keys."""
+
+    auth_provider: str
+    auth_provider_project_id: str | None = None
+    branch_id: str | None = None
+    db_name: str | None = None
+    jwks_url: str | None = None
+    base_url: str | None = None
+
+
+class OAuthProvider(NeonModel):
+    """An OAuth provider of Neon Auth: ``shared`` (Neon's keys) or ``standard`` (yours)."""
+
+    id: str
+    type: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    """Neon may echo the secret; kept secret here."""
+
+
+class EmailAndPassword(NeonModel):
+    """Email-and-password sign-in settings (only ``enabled`` is read)."""
+
+    enabled: bool = True
+
+
+class DataApi(NeonModel):
+    """``GET …/data-api/{database}``."""
+
+    url: str
+    status: str | None = None
+    settings: dict[str, Any] = pydantic.Field(default_factory=dict)

@@ -10,7 +10,9 @@ only when none exists, then brings Neon and the Secret to the spec::
     org ≠ tier's org → transfer;  name / history retention → PATCH project
     compute (spec over NeonConfig defaults) ≠ endpoint → PATCH endpoint, wait
     password-rotation token new → reset password, wait
-    Secret ≠ rendering → write;  Ready=True, Synced=True
+    Secret ≠ rendering → write
+    spec.auth / spec.dataApi → :mod:`.integrations` (Neon Auth, Data API, their Secret)
+    Ready=True, Synced=True
 
 With ``resync=True`` (the periodic timer) only the Secret is checked, from Kubernetes alone,
 unless ``neonResyncInterval`` has passed since ``status.lastSyncTime``; then the whole
@@ -41,7 +43,7 @@ from neon_operator.models import (
 )
 from neon_operator.models.appdatabase import KIND
 from neon_operator.neon import inputs
-from neon_operator.reconcilers import connection_secret
+from neon_operator.reconcilers import connection_secret, integrations
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
@@ -253,6 +255,20 @@ async def _converge(ctx: Context, db: NeonAppDatabase, report: AppReport) -> Non
         )
     await connection_secret.write(ctx.kube, report, desired, password, current)
     await _drop_renamed_secret(ctx, db, desired.name)
+    await integrations.converge(
+        ctx,
+        report,
+        client,
+        integrations.Target(
+            project_id=project.id,
+            branch_id=project.branch_id,
+            database=db.spec.branch.database_name,
+            owner=object_ref(db),
+            key_prefix=db.spec.connection_secret.key_prefix,
+        ),
+        auth=db.spec.auth,
+        data_api=db.spec.data_api,
+    )
 
     report.ready(
         "True",
