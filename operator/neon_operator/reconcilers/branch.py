@@ -10,7 +10,9 @@
                a branch of that name and parent exists (crash before status) → take it over
                else create branch + compute in one call; ids to status at once
     compute wanted ≠ endpoint → create / PATCH endpoint, wait
-    Secret ≠ rendering → write (user and database of the app's default branch);  Ready=True
+    Secret ≠ rendering → write (user and database of the app's default branch)
+    spec.auth / spec.dataApi → :mod:`.integrations` (the branch's own Neon Auth and Data API)
+    Ready=True
 
 The Neon branch name is ``spec.branchName`` or ``metadata.name``: unique among the app's
 NeonBranches because NeonBranches of one namespace have unique names, and it is how a restarted
@@ -42,7 +44,7 @@ from neon_operator.models import (
 )
 from neon_operator.models.branch import KIND
 from neon_operator.neon import inputs
-from neon_operator.reconcilers import connection_secret, dependents
+from neon_operator.reconcilers import connection_secret, dependents, integrations
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
@@ -197,6 +199,12 @@ async def _converge(
         await report.event("Normal", "BranchRenamed", f"branch {branch.id} renamed")
 
     kind = br.spec.compute.type
+    if kind == ComputeType.NONE and (br.spec.auth or br.spec.data_api):
+        raise errors.AwaitChange(
+            "ComputeRequired",
+            "spec.auth and spec.dataApi need the branch's read_write compute: set "
+            "compute.type to ReadWrite or remove them",
+        )
     if kind == ComputeType.NONE:
         report.update(endpoint_id=None, host=None)
         report.ready("True", "BranchReady", f"Neon branch {branch.id} is ready (no compute)")
@@ -222,6 +230,20 @@ async def _converge(
         or await _reveal_password(client, app, project_id, branch.id)
     )
     await connection_secret.write(ctx.kube, report, desired, password, current)
+    await integrations.converge(
+        ctx,
+        report,
+        client,
+        integrations.Target(
+            project_id=project_id,
+            branch_id=branch.id,
+            database=app.spec.branch.database_name,
+            owner=report.ref,
+            key_prefix=br.spec.connection_secret.key_prefix,
+        ),
+        auth=br.spec.auth,
+        data_api=br.spec.data_api,
+    )
     report.ready(
         "True",
         "BranchReady",
