@@ -119,7 +119,8 @@ async def reconcile(ctx: Context, body: dict[str, object], *, resync: bool = Fal
 
 
 DRIFT_CHECK_CALLS: Final = 2
-"""Neon calls of a comparison that finds nothing to change: the project and its endpoints."""
+"""Neon calls of a comparison that finds nothing to change: the project and its endpoints
+(Neon Auth and the Data API add :func:`integrations.drift_calls`)."""
 
 
 async def _neon_due(ctx: Context, db: NeonAppDatabase) -> bool:
@@ -130,7 +131,8 @@ async def _neon_due(ctx: Context, db: NeonAppDatabase) -> bool:
     if last is not None and ctx.clock() - last < interval:
         return False
     account = await ctx.accounts.get(db.spec.config_ref.name)
-    return account.drift.try_spend(DRIFT_CHECK_CALLS)
+    extra = integrations.drift_calls(db.spec.auth, db.spec.data_api)
+    return account.drift.try_spend(DRIFT_CHECK_CALLS + extra)
 
 
 class _outcomes:

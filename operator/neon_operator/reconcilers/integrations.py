@@ -38,7 +38,7 @@ from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 from neon_operator.settings import PREFIX
 
-__all__ = ["KEYS", "Target", "converge", "secret_name"]
+__all__ = ["KEYS", "Target", "converge", "drift_calls", "secret_name"]
 
 BASE_URL: Final = "NEON_AUTH_BASE_URL"
 PUBLIC_BASE_URL: Final = "NEXT_PUBLIC_NEON_AUTH_URL"
@@ -68,6 +68,12 @@ class Target:
 def secret_name(owner_name: str, auth: NeonAuthSpec | None) -> str:
     """The output Secret's name: `auth.secretName` or `<owner>-neon-auth`."""
     return auth.secret(owner_name) if auth is not None else owner_name + AUTH_SECRET_SUFFIX
+
+
+def drift_calls(auth: NeonAuthSpec | None, data_api: DataApiSpec | None) -> int:
+    """Neon calls a comparison that finds nothing to change costs: the integration, its
+    settings and trusted domains for Neon Auth, one GET for the Data API."""
+    return 3 * bool(auth and auth.enabled) + bool(data_api and data_api.enabled)
 
 
 def _fingerprint(client_id: str, secret: str) -> str:
