@@ -96,6 +96,8 @@ def _constraints(node: dict[str, Any]) -> str:
         notes.append("(" + ", ".join(limits) + ")")
     if "pattern" in node:
         notes.append(f"Pattern `{node['pattern']}`.")
+    if "pattern" in node.get("items", {}):
+        notes.append(f"Each item matches `{node['items']['pattern']}`.")
     rules = [*node.get("x-kubernetes-validations", [])]
     if node.get("type") == "array":  # rules on each item belong to the list's row
         rules += node.get("items", {}).get("x-kubernetes-validations", [])
