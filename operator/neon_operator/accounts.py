@@ -7,6 +7,10 @@ limiter) per key instead of reading the Secret on every reconcile. The NeonConfi
 :meth:`Accounts.refresh` when a NeonConfig changes and periodically (so a rotated key in the
 Secret is picked up); a dependent that meets a rejected key calls :meth:`Accounts.forget`.
 
+:meth:`Accounts.get` also checks the NeonConfig's grant (:mod:`neon_operator.grants`): a resource
+may use a NeonConfig only if its namespace is granted. Deleting passes ``namespace=None``: what
+the operator made in Neon for a resource is cleaned up even after its grant was revoked.
+
 What can be wrong is an :class:`AccountProblem` whose ``reason`` and ``message`` go straight
 into the dependents' ``Ready=False`` condition: they say which object to fix and how.
 """
@@ -21,7 +25,7 @@ from typing import Any
 
 import pydantic
 
-from neon_operator import kube
+from neon_operator import grants, kube
 from neon_operator.drift import DriftBudget
 from neon_operator.models import NeonConfig
 from neon_operator.neon import CallLog, NeonClient, PollPolicy, RateLimits
@@ -98,6 +102,7 @@ class Accounts:
         self._factory = client_factory or self._client
         self._cache: dict[str, Account] = {}
         self._lock = asyncio.Lock()
+        self.namespace_labels = grants.NamespaceLabels(kube_api)
 
     def _client(self, config: NeonConfig, api_key: str) -> NeonClient:
         budget = config.spec.rate_limit
@@ -112,8 +117,17 @@ class Accounts:
             calls=self.calls,
         )
 
-    async def get(self, name: str) -> Account:
-        """The account of NeonConfig ``name``, loading it on first use."""
+    async def get(self, name: str, *, namespace: str | None) -> Account:
+        """The account of NeonConfig ``name`` for a resource of ``namespace``, loading it on
+        first use; :class:`AccountProblem` ``NeonConfigNotGranted`` if the NeonConfig does not
+        grant that namespace. ``namespace=None`` skips the grant: only for deleting what the
+        operator already made in Neon."""
+        account = await self._account(name)
+        if namespace is not None:
+            await self._check_grant(account, namespace)
+        return account
+
+    async def _account(self, name: str) -> Account:
         cached = self._cache.get(name)
         if cached is not None:
             return cached
@@ -123,6 +137,15 @@ class Accounts:
                 return cached
             body = await self._kube.read_cluster_object(PLURAL, name)
             return await self._load(name, body)
+
+    async def _check_grant(self, account: Account, namespace: str) -> None:
+        spec = account.config.spec
+        allowed = grants.decided_by_name(spec, namespace)
+        if allowed is None:
+            labels = await self.namespace_labels.get(namespace)
+            allowed = grants.granted(spec, namespace, labels)
+        if not allowed:
+            raise AccountProblem(grants.REASON, grants.message(account.name, namespace, spec))
 
     async def refresh(self, name: str, body: dict[str, Any] | None) -> Account:
         """Re-resolve NeonConfig ``name`` from ``body`` (as just seen; ``None`` = deleted)."""
@@ -177,8 +200,7 @@ class Accounts:
             )
         digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
         cached = self._cache.get(name)
-        unchanged = cached is not None and cached.key_digest == digest
-        if cached is not None and unchanged and cached.config.spec == config.spec:
+        if cached is not None and _same_client(cached, config, digest):
             self._cache[name] = dataclasses.replace(cached, config=config)
             return self._cache[name]
         client = self._factory(config, api_key)
@@ -193,3 +215,14 @@ class Accounts:
             await cached.client.aclose()
         self._cache[name] = account
         return account
+
+
+def _same_client(cached: Account, config: NeonConfig, digest: str) -> bool:
+    """Whether ``cached``'s client still fits: same key, API URL and request budget (a change of
+    grants, tiers or defaults keeps the client, its rate limiter and drift budget)."""
+    before, after = cached.config.spec, config.spec
+    return (
+        cached.key_digest == digest
+        and before.api_url == after.api_url
+        and before.rate_limit == after.rate_limit
+    )

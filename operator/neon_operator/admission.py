@@ -11,6 +11,12 @@ operator's own metadata updates (finalizer removal must work even if a tier was 
 and lets objects through when no NeonConfig exists (the operator then reports
 ``NeonConfigNotFound``).
 
+**Grants.** A NeonAppDatabase may name only a NeonConfig granted to its namespace
+(:mod:`neon_operator.grants`): the NeonConfig is again a parameter, and the Namespace's labels
+(for ``spec.namespaceSelector``) come from ``namespaceObject``. Checked on creation and on a
+change of ``configRef``, like the tier; a grant revoked later is the operator's to report
+(``NeonConfigNotGranted``).
+
 **Local references.** NeonBranch, NeonSnapshot, NeonRestore and NeonSnapshotSchedule name
 their parents by name in their own namespace. A reference that names a namespace is refused
 unless it is the object's own: CRD validation rules cannot read ``metadata.namespace``, a policy
@@ -24,7 +30,10 @@ from typing import Any, Final
 
 import yaml
 
+from neon_operator import grants
+
 __all__ = [
+    "GRANT_POLICY",
     "LOCAL_REFERENCES",
     "LOCAL_REFERENCES_POLICY",
     "POLICY_NAME",
@@ -34,6 +43,7 @@ __all__ = [
 ]
 
 POLICY_NAME: Final = "neonappdatabase-tier.neon.operator.dev"
+GRANT_POLICY: Final = "neonconfig-grants.neon.operator.dev"
 LOCAL_REFERENCES_POLICY: Final = "local-references.neon.operator.dev"
 LOCAL_REFERENCES: Final = {
     "appDatabaseRef": ("neonbranches", "neonsnapshots", "neonsnapshotschedules"),
@@ -51,10 +61,48 @@ _TIER = "has(object.spec.tier) ? object.spec.tier : 'free'"
 
 def manifests() -> list[dict[str, Any]]:
     """The policies and their bindings."""
+    tier = _config_policy(
+        POLICY_NAME,
+        chosen=(
+            "tier-or-config-chosen",
+            "object.spec.tier != oldObject.spec.tier || "
+            "object.spec.configRef != oldObject.spec.configRef",
+        ),
+        variables={"tier": _TIER},
+        validation={
+            "expression": "variables.tier in params.spec.organizations",
+            "messageExpression": (
+                "'spec.tier: unknown tier \"' + variables.tier + '\": NeonConfig \"' + "
+                "params.metadata.name + '\" maps only the tiers ' + "
+                "params.spec.organizations.map(t, t).join(', ') + "
+                "'; use one of them or add the tier to the NeonConfig'"
+            ),
+            "reason": "Invalid",
+        },
+    )
+    return [*tier, *_grants(), *_local_references()]
+
+
+def _config_policy(
+    name: str,
+    *,
+    chosen: tuple[str, str],
+    variables: dict[str, str],
+    validation: dict[str, str],
+) -> list[dict[str, Any]]:
+    """A policy on NeonAppDatabases with every NeonConfig as a parameter, and its binding.
+
+    It runs on creation and when ``chosen`` (a name and a CEL condition on ``object`` and
+    ``oldObject``) holds for an update of an object not being deleted, so the operator's own
+    metadata updates always pass. ``validation`` bites only for the NeonConfig the object names
+    (``variables.configName``); with no NeonConfig at all, everything passes.
+    """
+    condition_name, condition = chosen
+    expression = f"params.metadata.name != variables.configName || ({validation['expression']})"
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": POLICY_NAME},
+        "metadata": {"name": name},
         "spec": {
             "failurePolicy": "Fail",
             "paramKind": {"apiVersion": "neon.operator.dev/v1alpha1", "kind": "NeonConfig"},
@@ -70,47 +118,65 @@ def manifests() -> list[dict[str, Any]]:
             },
             "matchConditions": [
                 {
-                    "name": "tier-or-config-chosen",
+                    "name": condition_name,
                     "expression": (
                         "request.operation == 'CREATE' || "
-                        "(!has(object.metadata.deletionTimestamp) && "
-                        "(object.spec.tier != oldObject.spec.tier || "
-                        "object.spec.configRef != oldObject.spec.configRef))"
+                        f"(!has(object.metadata.deletionTimestamp) && ({condition}))"
                     ),
                 }
             ],
             "variables": [
                 {"name": "configName", "expression": _CONFIG},
-                {"name": "tier", "expression": _TIER},
+                *({"name": key, "expression": value} for key, value in variables.items()),
             ],
-            "validations": [
-                {
-                    "expression": (
-                        "params.metadata.name != variables.configName || "
-                        "variables.tier in params.spec.organizations"
-                    ),
-                    "messageExpression": (
-                        "'spec.tier: unknown tier \"' + variables.tier + '\": NeonConfig \"' + "
-                        "params.metadata.name + '\" maps only the tiers ' + "
-                        "params.spec.organizations.map(t, t).join(', ') + "
-                        "'; use one of them or add the tier to the NeonConfig'"
-                    ),
-                    "reason": "Invalid",
-                }
-            ],
+            "validations": [{**validation, "expression": expression}],
         },
     }
     binding = {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": POLICY_NAME},
+        "metadata": {"name": name},
         "spec": {
-            "policyName": POLICY_NAME,
+            "policyName": name,
             "validationActions": ["Deny"],
             "paramRef": {"selector": {}, "parameterNotFoundAction": "Allow"},
         },
     }
-    return [policy, binding, *_local_references()]
+    return [policy, binding]
+
+
+_LABELS = "has(namespaceObject.metadata.labels) ? namespaceObject.metadata.labels : {}"
+"""The Namespace's labels (an empty map when it has none)."""
+
+
+def _grants() -> list[dict[str, Any]]:
+    granted = grants.cel_granted("params", "request.namespace", "variables.labels")
+    grants_text = (
+        "(has(params.spec.allowedNamespaces) || has(params.spec.namespaceSelector) ? "
+        "'it grants ' + (has(params.spec.allowedNamespaces) ? 'namespaces ' + "
+        "params.spec.allowedNamespaces.join(', ') : 'no namespace by name') + "
+        "(has(params.spec.namespaceSelector) ? ' and namespaces its spec.namespaceSelector "
+        "selects' : '') : 'it grants no namespace: it sets neither spec.allowedNamespaces nor "
+        "spec.namespaceSelector')"
+    )
+    return _config_policy(
+        GRANT_POLICY,
+        chosen=("config-chosen", "object.spec.configRef != oldObject.spec.configRef"),
+        variables={"labels": _LABELS},
+        validation={
+            "expression": granted,
+            "messageExpression": (
+                "'spec.configRef.name: NeonConfig \"' + params.metadata.name + "
+                "'\" is not granted to namespace \"' + request.namespace + '\" (' + "
+                f"{grants_text} + "
+                "'): a cluster admin adds the namespace to spec.allowedNamespaces of "
+                "the NeonConfig (or labels the namespace to match its "
+                "spec.namespaceSelector), or name a NeonConfig granted to this "
+                "namespace'"
+            ),
+            "reason": "Forbidden",
+        },
+    )
 
 
 def _local_references() -> list[dict[str, Any]]:

@@ -105,7 +105,8 @@ NEON_CONFIG: Final = Kind(
     description=(
         "How the operator reaches Neon: API URL, the Secret holding the API key, the tier to "
         "organization map, defaults for new projects and the request budget. Cluster-scoped; "
-        "tenants' resources name it in `configRef`."
+        "tenants' resources name it in `configRef`, and it serves only the namespaces it "
+        "grants (`allowedNamespaces`, `namespaceSelector`; neither set grants none)."
     ),
 )
 

@@ -92,6 +92,9 @@ class Kube(Protocol):
     async def read_object(self, ref: ObjectRef) -> dict[str, Any] | None:
         """The current body of a namespaced object of this operator's group, or ``None``."""
 
+    async def read_namespace_labels(self, name: str) -> dict[str, str] | None:
+        """The labels of Namespace ``name``, or ``None`` if it does not exist."""
+
     async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None:
         """Merge ``status`` into the object's status (``None`` values remove fields)."""
 
@@ -205,6 +208,15 @@ class KubeClient:
                 return None
             raise
         return body
+
+    async def read_namespace_labels(self, name: str) -> dict[str, str] | None:
+        try:
+            namespace = await self.core.read_namespace(name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return dict(namespace.metadata.labels or {})
 
     async def read_object(self, ref: ObjectRef) -> dict[str, Any] | None:
         try:

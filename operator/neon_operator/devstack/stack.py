@@ -230,6 +230,7 @@ def configure_operator(kubeconfig: pathlib.Path, emulator: Emulator) -> None:
                     "free": emulator.organizations["sponsored"],
                     "paid": emulator.organizations["paid"],
                 },
+                "allowedNamespaces": ["*"],  # the local cluster's one NeonConfig serves all
             },
         }
         objects = client.CustomObjectsApi(api)

@@ -51,10 +51,13 @@ from neon_operator.models.integrations import (
 from neon_operator.models.neonconfig import (
     ApiKeySecretRef,
     ConfigDefaults,
+    LabelSelectorRequirement,
+    NamespaceSelector,
     NeonConfig,
     NeonConfigSpec,
     NeonConfigStatus,
     RateLimit,
+    SelectorOperator,
 )
 from neon_operator.models.restore import (
     NeonRestore,
@@ -95,7 +98,9 @@ __all__ = [
     "DataApiSpec",
     "DataApiStatus",
     "DeletionPolicy",
+    "LabelSelectorRequirement",
     "Model",
+    "NamespaceSelector",
     "NeonAppDatabase",
     "NeonAppDatabaseSpec",
     "NeonAppDatabaseStatus",
@@ -124,6 +129,7 @@ __all__ = [
     "RestoreMode",
     "RestorePhase",
     "SecretKeyRef",
+    "SelectorOperator",
     "SnapshotRef",
     "Status",
 ]

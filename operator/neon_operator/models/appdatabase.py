@@ -130,7 +130,9 @@ class NeonAppDatabaseSpec(Model):
     )
 
     config_ref: ConfigRef = ConfigRef()
-    """The NeonConfig to use (default: the one named `default`)."""
+    """The NeonConfig to use (default: the one named `default`); it must grant this namespace
+    (its `allowedNamespaces` or `namespaceSelector`), else admission refuses the object and the
+    operator reports `Ready=False` reason `NeonConfigNotGranted`."""
     tier: TierName = "free"
     """Tier of the app, a key of the NeonConfig's `organizations`; changing it moves the project
     to that tier's organization."""

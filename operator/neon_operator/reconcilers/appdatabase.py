@@ -32,7 +32,7 @@ from typing import Final
 
 import pydantic
 
-from neon_operator import connection, errors, kube, neon, ownership
+from neon_operator import connection, errors, grants, kube, neon, ownership
 from neon_operator.accounts import Account, AccountProblem
 from neon_operator.models import (
     Compute,
@@ -88,6 +88,11 @@ def object_ref(db: NeonAppDatabase) -> kube.ObjectRef:
     )
 
 
+def namespace_of(db: NeonAppDatabase) -> str:
+    """The resource's namespace (every NeonAppDatabase has one)."""
+    return db.metadata.namespace or "default"
+
+
 def project_name(db: NeonAppDatabase) -> str:
     """The Neon project's name: ``spec.projectName`` or ``<namespace>-<name>``."""
     return db.spec.project_name or f"{db.metadata.namespace}-{db.metadata.name}"
@@ -112,7 +117,9 @@ async def reconcile(ctx: Context, body: dict[str, object], *, resync: bool = Fal
     async with _outcomes(ctx, db, report):
         if resync and db.status.project_id is None:
             return  # creating belongs to the change handlers (retried by kopf, not by the timer)
-        if resync and not await _neon_due(ctx, db):
+        # Every pass checks the grant (a cached lookup), so a revoked one shows at a resync too.
+        await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
+        if resync and not grants.revoked(db.status) and not await _neon_due(ctx, db):
             await _resync_secret(ctx, db, report)
         else:
             await _converge(ctx, db, report)
@@ -130,7 +137,7 @@ async def _neon_due(ctx: Context, db: NeonAppDatabase) -> bool:
     interval = datetime.timedelta(seconds=ctx.settings.neon_resync_interval)
     if last is not None and ctx.clock() - last < interval:
         return False
-    account = await ctx.accounts.get(db.spec.config_ref.name)
+    account = await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
     extra = integrations.drift_calls(db.spec.auth, db.spec.data_api)
     return account.drift.try_spend(DRIFT_CHECK_CALLS + extra)
 
@@ -197,7 +204,7 @@ async def _resync_secret(ctx: Context, db: NeonAppDatabase, report: AppReport) -
     current = await ctx.kube.read_secret(desired.namespace, desired.name)
     password = connection_secret.known_password(current)
     if password is None:
-        account = await ctx.accounts.get(db.spec.config_ref.name)
+        account = await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
         password = await _reveal_password(account.client, db, status.project_id, status)
     await connection_secret.write(ctx.kube, report, desired, password, current)
 
@@ -206,7 +213,7 @@ async def _resync_secret(ctx: Context, db: NeonAppDatabase, report: AppReport) -
 
 
 async def _converge(ctx: Context, db: NeonAppDatabase, report: AppReport) -> None:
-    account = await ctx.accounts.get(db.spec.config_ref.name)
+    account = await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
     org_id = account.org_for(db.spec.tier)
     try:
         compute = db.spec.compute.with_defaults(account.config.spec.defaults.compute)
@@ -371,7 +378,8 @@ async def _create(
     org_id: str,
     compute: Compute,
 ) -> _Project:
-    account_defaults = (await ctx.accounts.get(db.spec.config_ref.name)).config.spec.defaults
+    account = await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
+    account_defaults = account.config.spec.defaults
     branch = db.spec.branch
     request = inputs.ProjectCreate(
         name=project_name(db),
@@ -588,7 +596,7 @@ async def _drop_renamed_secret(ctx: Context, db: NeonAppDatabase, name: str) -> 
     previous = db.status.secret_name
     if previous is None or previous == name:
         return
-    namespace = db.metadata.namespace or "default"
+    namespace = namespace_of(db)
     old = await ctx.kube.read_secret(namespace, previous)
     if old is not None and old.controller_uid == db.metadata.uid:
         await ctx.kube.delete_secret(namespace, previous)
@@ -615,8 +623,8 @@ async def delete(ctx: Context, body: dict[str, object]) -> None:
                 "Normal", "ProjectRetained", f"deletionPolicy Retain: project {project_id} kept"
             )
         return
-    try:
-        account = await ctx.accounts.get(db.spec.config_ref.name)
+    try:  # no grant check: a revoked namespace may still clean up what it made
+        account = await ctx.accounts.get(db.spec.config_ref.name, namespace=None)
     except AccountProblem as problem:
         if project_id is None:
             return  # never provisioned through a usable NeonConfig

@@ -31,7 +31,7 @@ from typing import Any, Final
 
 import pydantic
 
-from neon_operator import errors, kube, neon
+from neon_operator import errors, grants, kube, neon
 from neon_operator.accounts import AccountProblem
 from neon_operator.models import (
     READY,
@@ -91,7 +91,11 @@ async def reconcile(ctx: Context, body: dict[str, Any], *, resync: bool = False)
     report: BranchReport = Report(ctx, object_ref(br), br.metadata.generation, br.status)
     if await report.paused(br.metadata.annotations):
         return
-    if resync and (br.status.branch_id is None or _restored_to(br) is None):
+    if (
+        resync
+        and not grants.revoked(br.status)
+        and (br.status.branch_id is None or _restored_to(br) is None)
+    ):
         if br.status.branch_id is not None:
             await _resync_secret(ctx, br, report)
         return
@@ -179,7 +183,7 @@ def _limits(compute: Compute) -> dict[str, float | int]:
 async def _converge(
     ctx: Context, br: NeonBranch, app: NeonAppDatabase, report: BranchReport
 ) -> None:
-    account = await ctx.accounts.get(app.spec.config_ref.name)
+    account = await ctx.accounts.get(app.spec.config_ref.name, namespace=_namespace(br))
     client = account.client
     compute = _compute(br, account.config.spec.defaults.compute)
     project_id = app.status.project_id
@@ -475,9 +479,11 @@ async def _resync_secret(ctx: Context, br: NeonBranch, report: BranchReport) -> 
     desired = _desired_secret(br, app, endpoint, status.host)
     current = await ctx.kube.read_secret(desired.namespace, desired.name)
     password = connection_secret.known_password(current)
-    if password is None:
-        async with dependents.failures(ctx, report, status.config_name or "default"):
-            client = await dependents.account_client(ctx, status.config_name or "default")
+    config_name = status.config_name or "default"
+    async with dependents.failures(ctx, report, config_name):
+        # The grant is checked on every resync (a cached lookup), so a revoked one shows here.
+        client = await dependents.account_client(ctx, config_name, namespace=_namespace(br))
+        if password is None:
             assert status.branch_id is not None
             password = await _reveal_password(client, app, status.project_id, status.branch_id)
     await connection_secret.write(ctx.kube, report, desired, password, current)
@@ -505,7 +511,7 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
         return
     config_name = status.config_name or "default"
     try:
-        client = await dependents.account_client(ctx, config_name)
+        client = await dependents.account_client(ctx, config_name, namespace=None)
     except AccountProblem as problem:
         message = f"cannot delete Neon branch {status.branch_id}: {problem.message}"
         raise await dependents.waiting(ctx, report, problem.reason, message) from None

@@ -70,6 +70,9 @@ async def ready_app_database(
             "never leave the namespace); waiting for it to be created",
         )
     app = NeonAppDatabase.model_validate(body)
+    # The app's NeonConfig must grant this namespace: a revoked grant shows on every dependent
+    # with its own reason, not as a parent that is merely not Ready.
+    await ctx.accounts.get(app.spec.config_ref.name, namespace=namespace)
     ready = app.status.condition(READY)
     if (
         app.metadata.deletion_timestamp is not None
@@ -111,9 +114,12 @@ async def nudge(ctx: Context, target: kube.ObjectRef, branch_id: str) -> None:
     )
 
 
-async def account_client(ctx: Context, config_name: str) -> neon.NeonClient:
-    """The Neon client of the NeonConfig ``config_name``."""
-    return (await ctx.accounts.get(config_name)).client
+async def account_client(
+    ctx: Context, config_name: str, *, namespace: str | None
+) -> neon.NeonClient:
+    """The Neon client of the NeonConfig ``config_name`` for a resource of ``namespace``
+    (``None`` only when deleting: see :meth:`~neon_operator.accounts.Accounts.get`)."""
+    return (await ctx.accounts.get(config_name, namespace=namespace)).client
 
 
 class failures:

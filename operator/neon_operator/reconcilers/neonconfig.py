@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from neon_operator import errors, kube, neon
+from neon_operator import errors, grants, kube, neon
 from neon_operator.accounts import AccountProblem
 from neon_operator.models import NeonConfigStatus
 from neon_operator.models.neonconfig import KIND
@@ -68,8 +68,14 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
             + "; ".join(inaccessible)
             + ": fix spec.organizations or use a key with access",
         )
-    tiers = ", ".join(sorted(account.config.spec.organizations))
-    report.ready("True", "KeyAccepted", f"Neon accepted the API key for tiers {tiers}")
+    spec = account.config.spec
+    tiers = ", ".join(sorted(spec.organizations))
+    served = grants.describe(spec)
+    if served == "no namespace":
+        served += " (set spec.allowedNamespaces or spec.namespaceSelector to grant some)"
+    report.ready(
+        "True", "KeyAccepted", f"Neon accepted the API key for tiers {tiers}; serves {served}"
+    )
     report.synced("True", "ReconcileSucceeded", "")
     await report.flush()
 

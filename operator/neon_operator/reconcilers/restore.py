@@ -172,7 +172,9 @@ async def _converge(
     app: NeonAppDatabase,
     report: RestoreReport,
 ) -> None:
-    client = await dependents.account_client(ctx, app.spec.config_ref.name)
+    client = await dependents.account_client(
+        ctx, app.spec.config_ref.name, namespace=_namespace(restore)
+    )
     project_id = app.status.project_id
     snapshot_id = snap.status.snapshot_id
     assert project_id is not None
@@ -461,7 +463,7 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
     report: RestoreReport = Report(ctx, object_ref(restore), restore.metadata.generation, status)
     config_name = status.config_name or "default"
     async with dependents.failures(ctx, report, config_name):
-        client = await dependents.account_client(ctx, config_name)
+        client = await dependents.account_client(ctx, config_name, namespace=None)
         try:
             await client.delete_branch(status.project_id, status.restored_branch_id)
         except neon.NotFound:

@@ -66,7 +66,9 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
             report.synced("True", "ReconcileSucceeded", "")
             await report.flush()
             return
-        client = await dependents.account_client(ctx, app.spec.config_ref.name)
+        client = await dependents.account_client(
+            ctx, app.spec.config_ref.name, namespace=snap.metadata.namespace or "default"
+        )
         project_id, branch_id = app.status.project_id, app.status.default_branch_id
         assert project_id is not None
         assert branch_id is not None
@@ -125,7 +127,7 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
         return
     config_name = status.config_name or "default"
     try:
-        client = await dependents.account_client(ctx, config_name)
+        client = await dependents.account_client(ctx, config_name, namespace=None)
     except AccountProblem as problem:
         message = f"cannot delete Neon snapshot {status.snapshot_id}: {problem.message}"
         raise await dependents.waiting(ctx, report, problem.reason, message) from None
