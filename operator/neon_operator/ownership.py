@@ -9,18 +9,40 @@ whose default branch carries the annotation ``neon.operator.dev/uid: <metadata.u
 :func:`create_request` stamped at creation (Neon's ``project.branch.annotations``). Matching by
 uid, not by name alone, keeps a same-named project of someone else, or one retained by an
 earlier resource of the same name, from being taken over.
+
+The same annotations also record the namespace (``neon.operator.dev/namespace``), so that
+adoption (``spec.adoptProjectId``) stays inside it: :func:`adoption_refusal` keeps a tenant who
+learned another namespace's project id from taking that project over (its credentials in a
+Secret, and with ``deletionPolicy: Delete``, its deletion).
 """
 
 from __future__ import annotations
 
 from neon_operator.neon import NeonClient, ProjectListItem
 
-__all__ = ["find_created", "owner_annotations"]
+__all__ = ["adoption_refusal", "find_created", "owner_annotations"]
 
 
-def owner_annotations(key: str, uid: str) -> dict[str, str]:
-    """The branch annotations that mark a project as created for the object ``uid``."""
-    return {key: uid}
+def owner_annotations(key: str, uid: str, *, namespace_key: str, namespace: str) -> dict[str, str]:
+    """The branch annotations that mark a project as created for the object ``uid`` of
+    ``namespace``."""
+    return {key: uid, namespace_key: namespace}
+
+
+def adoption_refusal(
+    annotations: dict[str, str], *, key: str, namespace_key: str, namespace: str
+) -> str | None:
+    """Why a resource of ``namespace`` may not adopt a project whose default branch carries
+    ``annotations``, or ``None`` if it may: a project the operator made for another namespace
+    is that namespace's, even after its resource was deleted with ``Retain``. A project marked
+    with a uid but no namespace (made before namespaces were recorded) is refused too: its
+    namespace is unknown."""
+    owner = annotations.get(namespace_key)
+    if owner is not None and owner != namespace:
+        return f"the operator created it for a resource of namespace {owner!r}"
+    if owner is None and key in annotations:
+        return "the operator created it for another resource, of a namespace it did not record"
+    return None
 
 
 async def find_created(

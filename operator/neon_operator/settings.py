@@ -46,6 +46,10 @@ class Settings:
     (its ``metadata.uid``): how a restarted operator finds a project it created but never
     recorded in status."""
 
+    owner_namespace_annotation: str = f"{PREFIX}/namespace"
+    """Key of the Neon branch annotation that records the namespace of that object: a project
+    is adopted (``spec.adoptProjectId``) only from the namespace it was created for."""
+
     resync_interval: float = 300.0
     """Seconds between periodic checks of one resource: the Secret is compared with what it
     should be (a Kubernetes read, no Neon call) and drift is repaired."""

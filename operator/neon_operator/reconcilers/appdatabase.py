@@ -313,6 +313,7 @@ async def _locate(
                 "the NeonAppDatabase with the right one)",
             ) from None
         project = _project(found, "adopted")
+        project.branch_id = await _adoptable_default_branch(ctx, db, client, found.id)
     else:
         recovered = None
         if status.creation_requested is not None:  # an earlier create may have reached Neon
@@ -370,6 +371,31 @@ async def _locate(
     return project
 
 
+async def _adoptable_default_branch(
+    ctx: Context, db: NeonAppDatabase, client: neon.NeonClient, project_id: str
+) -> str | None:
+    """The default branch of the project to adopt, once its annotations show it may be adopted
+    from this namespace (:func:`neon_operator.ownership.adoption_refusal`)."""
+    branches = await client.list_branches(project_id)
+    default = next((b for b in branches if b.default), None)
+    refusal = ownership.adoption_refusal(
+        default.annotations if default is not None else {},
+        key=ctx.settings.owner_annotation,
+        namespace_key=ctx.settings.owner_namespace_annotation,
+        namespace=namespace_of(db),
+    )
+    if refusal is not None:
+        raise errors.AwaitChange(
+            "AdoptionRefused",
+            f"spec.adoptProjectId {project_id!r} is not adoptable from namespace "
+            f"{namespace_of(db)!r}: {refusal}; adopt only projects made for this namespace or "
+            "not by this operator (a cluster admin hands a retained project over by setting its "
+            f"default branch's Neon annotation {ctx.settings.owner_namespace_annotation!r} to "
+            "this namespace)",
+        )
+    return default.id if default is not None else None
+
+
 async def _create(
     ctx: Context,
     db: NeonAppDatabase,
@@ -392,7 +418,10 @@ async def _create(
             role_name=branch.role_name,
             database_name=branch.database_name,
             annotations=ownership.owner_annotations(
-                ctx.settings.owner_annotation, db.metadata.uid or ""
+                ctx.settings.owner_annotation,
+                db.metadata.uid or "",
+                namespace_key=ctx.settings.owner_namespace_annotation,
+                namespace=namespace_of(db),
             ),
         ),
         default_endpoint_settings=inputs.EndpointSettings(**_endpoint_limits(compute)),
