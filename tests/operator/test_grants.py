@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import pathlib
 from typing import Any
 
 import pydantic
@@ -23,76 +25,10 @@ def spec(**grant: Any) -> NeonConfigSpec:
     )
 
 
-TEAM = {"team": "a", "env": "prod"}
-
+CASES_FILE = pathlib.Path(__file__).resolve().parents[1] / "grant_cases.json"
 CASES: list[tuple[dict[str, Any], str, dict[str, str], bool]] = [
-    ({}, "team-a", TEAM, False),
-    ({"allowedNamespaces": []}, "team-a", TEAM, False),
-    ({"allowedNamespaces": ["team-a"]}, "team-a", {}, True),
-    ({"allowedNamespaces": ["team-a"]}, "team-ab", {}, False),
-    ({"allowedNamespaces": ["team-*"]}, "team-ab", {}, True),
-    ({"allowedNamespaces": ["team-*"]}, "teams", {}, False),
-    ({"allowedNamespaces": ["t-?"]}, "t-1", {}, True),
-    ({"allowedNamespaces": ["t-?"]}, "t-12", {}, False),
-    ({"allowedNamespaces": ["*"]}, "anything", {}, True),
-    ({"namespaceSelector": {}}, "anything", {}, True),
-    ({"namespaceSelector": {"matchLabels": {"team": "a"}}}, "x", TEAM, True),
-    ({"namespaceSelector": {"matchLabels": {"team": "b"}}}, "x", TEAM, False),
-    ({"namespaceSelector": {"matchLabels": {"team": "a", "env": "dev"}}}, "x", TEAM, False),
-    (
-        {
-            "namespaceSelector": {
-                "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod", "qa"]}]
-            }
-        },
-        "x",
-        TEAM,
-        True,
-    ),
-    (
-        {
-            "namespaceSelector": {
-                "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]
-            }
-        },
-        "x",
-        TEAM,
-        False,
-    ),
-    (
-        {
-            "namespaceSelector": {
-                "matchExpressions": [{"key": "gone", "operator": "NotIn", "values": ["prod"]}]
-            }
-        },
-        "x",
-        TEAM,
-        True,
-    ),
-    (
-        {"namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "Exists"}]}},
-        "x",
-        TEAM,
-        True,
-    ),
-    (
-        {"namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "DoesNotExist"}]}},
-        "x",
-        TEAM,
-        False,
-    ),
-    (
-        {"allowedNamespaces": ["other"], "namespaceSelector": {"matchLabels": {"team": "a"}}},
-        "x",
-        TEAM,
-        True,
-    ),
-    (
-        {"allowedNamespaces": ["x"], "namespaceSelector": {"matchLabels": {"team": "z"}}},
-        "x",
-        TEAM,
-        True,
-    ),
+    (case["grant"], case["namespace"], case["labels"], case["granted"])
+    for case in json.loads(CASES_FILE.read_text())
 ]
 """(grant fields, namespace, its labels, granted?) — the e2e tier asks the admission policy the
 same questions (``tests/e2e/test_tenancy.py``)."""
