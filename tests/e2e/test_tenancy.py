@@ -14,6 +14,7 @@ apiserver's real authorizer and admission policies answer. The rule under test:
 
 from __future__ import annotations
 
+import functools
 import json
 import pathlib
 import time
@@ -363,15 +364,11 @@ def test_admission_refuses_an_app_naming_a_neonconfig_its_namespace_is_not_grant
     theirs = neon_configs(allowedNamespaces=[other_namespace])
     admission_sees(kube_api, namespace, theirs)
     objects = client.CustomObjectsApi(tenant)
-    create = lambda: objects.create_namespaced_custom_object(  # noqa: E731
-        GROUP,
-        VERSION,
-        namespace,
-        "neonappdatabases",
-        app_body("a", {"configRef": {"name": theirs}}),
+    create = functools.partial(
+        objects.create_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL
     )
 
-    error = refused(create)
+    error = refused(lambda: create(app_body("a", {"configRef": {"name": theirs}})))
 
     assert error.status == 403
     assert "spec.configRef.name" in error.body
@@ -380,21 +377,16 @@ def test_admission_refuses_an_app_naming_a_neonconfig_its_namespace_is_not_grant
     # Switching an existing app over to it is refused alike.
     paused = app_body("b", {})
     paused["metadata"]["annotations"] = {"neon.operator.dev/paused": "true"}  # no Neon project
-    objects.create_namespaced_custom_object(GROUP, VERSION, namespace, "neonappdatabases", paused)
+    create(paused)
     switch = {"spec": {"configRef": {"name": theirs}}}
     switching = lambda: objects.patch_namespaced_custom_object(  # noqa: E731
-        GROUP, VERSION, namespace, "neonappdatabases", "b", switch
+        GROUP, VERSION, namespace, PLURAL, "b", switch
     )
     assert "spec.configRef.name" in refused(switching).body
     labelled = neon_configs(namespaceSelector={"matchLabels": {"tenancy": namespace}})
     admission_sees(kube_api, namespace, labelled)
-    with_label = lambda: objects.create_namespaced_custom_object(  # noqa: E731
-        GROUP,
-        VERSION,
-        namespace,
-        "neonappdatabases",
-        app_body("c", {"configRef": {"name": labelled}}),
-        dry_run="All",
+    with_label = functools.partial(
+        create, app_body("c", {"configRef": {"name": labelled}}), dry_run="All"
     )
     assert refused(with_label).status == 403
     # Tenants cannot label their own namespace (edit has no write on Namespaces): an admin does.
