@@ -168,7 +168,8 @@ class NeonAppDatabaseSpec(Model):
         ),
     )
     """Id of an existing Neon project to take over instead of creating one; set it only at
-    creation. The project is moved to the tier's organization if it lives elsewhere."""
+    creation. The project is moved to the tier's organization if it lives elsewhere. A project
+    the operator created for a resource of another namespace is refused (`AdoptionRefused`)."""
     password_rotation: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = None
     """Any token (a counter, a date); each new value resets the role's password once and
     rewrites the Secret. The token last applied is in `status.passwordRotation`."""
