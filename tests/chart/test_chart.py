@@ -72,6 +72,37 @@ def test_a_bad_value_is_refused_naming_the_key(helm: pathlib.Path) -> None:
     assert "logLevel" in result.stderr
 
 
+def test_the_charts_neonconfig_grants_every_namespace_unless_narrowed(
+    helm: pathlib.Path,
+) -> None:
+    def neon_config(*values: str) -> dict[str, Any]:
+        documents = template(helm, "neon-system", "neonConfig.create=true", *values)
+        return next(d for d in documents if d["kind"] == "NeonConfig")
+
+    assert neon_config()["spec"]["allowedNamespaces"] == ["*"]
+    assert "namespaceSelector" not in neon_config()["spec"]
+    narrowed = neon_config(
+        "neonConfig.allowedNamespaces=null", "neonConfig.namespaceSelector.matchLabels.team=a"
+    )
+    assert "allowedNamespaces" not in narrowed["spec"]
+    assert narrowed["spec"]["namespaceSelector"] == {"matchLabels": {"team": "a"}}
+    result = subprocess.run(
+        [
+            str(helm),
+            "template",
+            "neon",
+            str(CHART),
+            "--set",
+            "neonConfig.allowedNamespaces={Team_A}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "allowedNamespaces" in result.stderr
+
+
 def test_watching_listed_namespaces_binds_the_tenant_role_only_there(helm: pathlib.Path) -> None:
     documents = template(helm, "neon-system", "watchNamespaces={team-a,team-b}")
     bindings = [
