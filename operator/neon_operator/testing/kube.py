@@ -29,7 +29,8 @@ read returns a deep copy: a caller cannot change the store by mutating what it g
 kept in :attr:`InMemoryKube.events`.
 
 Not emulated: admission (CRD schemas, CEL rules, webhooks), RBAC, watches, server-side apply,
-managedFields, namespaces as objects. Flows that need those belong in the e2e tier.
+managedFields, namespaces as objects (a Namespace is only its labels, in
+:attr:`InMemoryKube.namespaces`). Flows that need those belong in the e2e tier.
 """
 
 from __future__ import annotations
@@ -157,6 +158,9 @@ class InMemoryKube:
         self._scopes = {kind.plural: kind for kind in crds.KINDS}
         self.events: list[RecordedEvent] = []
         """Every Event posted, oldest first."""
+        self.namespaces: dict[str, dict[str, str]] = {}
+        """Namespaces that exist, with their labels (set by tests; one not listed does not
+        exist)."""
 
     # -- the Kube protocol ------------------------------------------------------------------
 
@@ -213,6 +217,10 @@ class InMemoryKube:
 
     async def read_cluster_object(self, plural: str, name: str) -> dict[str, Any] | None:
         return self._read((plural, "", name))
+
+    async def read_namespace_labels(self, name: str) -> dict[str, str] | None:
+        labels = self.namespaces.get(name)
+        return None if labels is None else dict(labels)
 
     async def read_object(self, ref: kube.ObjectRef) -> dict[str, Any] | None:
         return self._read(self._key(ref))

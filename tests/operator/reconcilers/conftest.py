@@ -157,6 +157,7 @@ class Operator:
                     },
                     "organizations": dict(neon_api.organizations),
                     "defaults": {"compute": {"minCu": 0.25, "maxCu": 1}},
+                    "allowedNamespaces": ["*"],
                 },
             },
         )

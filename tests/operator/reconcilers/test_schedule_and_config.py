@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from neon_operator import errors
+from neon_operator import errors, grants
 
 pytestmark = pytest.mark.integration
 
@@ -105,3 +105,29 @@ async def test_an_app_naming_a_missing_neonconfig_waits_for_it(op) -> None:
 
     assert raised.value.reason == "NeonConfigNotFound"
     assert op.condition(APPS, "todo")["reason"] == "NeonConfigNotFound"
+
+
+async def test_an_app_of_a_namespace_its_neonconfig_does_not_grant_gets_no_project(
+    op, neon_api
+) -> None:
+    selector = {"matchLabels": {"team": "a"}}
+    op.kube.patch(
+        "neonconfigs",
+        "default",
+        {"spec": {"allowedNamespaces": None, "namespaceSelector": selector}},
+    )
+    await op.check_config()
+    op.apply(APPS, "todo", {"tier": "free"})
+
+    with pytest.raises(errors.RetryLater) as raised:
+        await op.reconcile(APPS, "todo")
+
+    assert raised.value.reason == "NeonConfigNotGranted"
+    assert op.condition(APPS, "todo")["reason"] == "NeonConfigNotGranted"
+    assert "'apps'" in op.condition(APPS, "todo")["message"]
+    assert await neon_api.projects("free") == []
+    # Labelled by an admin, the namespace is granted (labels are read again after their TTL).
+    op.kube.namespaces["apps"] = {"team": "a"}
+    op.accounts.namespace_labels = grants.NamespaceLabels(op.kube)
+    await op.reconcile(APPS, "todo")
+    assert op.condition(APPS, "todo")["status"] == "True"
