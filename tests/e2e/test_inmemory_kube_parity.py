@@ -126,6 +126,8 @@ async def scenario(api: kube.Kube, namespace: str) -> list[Any]:
     seen.append(("gone", await api.patch_object(ref, {"spec": {"tier": "paid"}})))
     await api.delete_object(ref)
     seen.append(("no config", await api.read_cluster_object("neonconfigs", "no-such-config")))
+    seen.append(("labels", await api.read_namespace_labels(namespace)))
+    seen.append(("no namespace", await api.read_namespace_labels("no-such-namespace")))
     return seen
 
 
@@ -138,6 +140,9 @@ async def test_the_in_memory_kube_observes_what_the_real_apiserver_does(
     finally:
         await real.close()
 
-    in_memory = await scenario(InMemoryKube(), own_namespace)
+    memory = InMemoryKube()
+    # The apiserver labels every Namespace with its name; the in-memory one is told so.
+    memory.namespaces[own_namespace] = {"kubernetes.io/metadata.name": own_namespace}
+    in_memory = await scenario(memory, own_namespace)
 
     assert in_memory == on_the_apiserver
