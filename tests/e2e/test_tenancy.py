@@ -336,10 +336,12 @@ def neon_configs(kube_api: ApiClient) -> Iterator[Callable[..., str]]:
 
 
 def admission_sees(api: ApiClient, namespace: str, config_name: str) -> None:
-    """Wait until the admission policies have NeonConfig ``config_name`` as a parameter: the
-    tier policy refuses a tier it lacks (policies read parameters from an informer)."""
+    """Wait until the admission policies have NeonConfig ``config_name`` as a parameter
+    (policies read parameters from an informer): the tier policy refuses a tier it lacks, or
+    the grant policy, if it answers first, refuses this namespace by that NeonConfig's name."""
     objects = client.CustomObjectsApi(api)
     body = app_body("probe", {"configRef": {"name": config_name}, "tier": "no-such-tier"})
+    seen = ("unknown tier", f'NeonConfig \\"{config_name}\\" is not granted')
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -347,7 +349,7 @@ def admission_sees(api: ApiClient, namespace: str, config_name: str) -> None:
                 GROUP, VERSION, namespace, "neonappdatabases", body, dry_run="All"
             )
         except ApiException as error:
-            if "unknown tier" in error.body:
+            if any(text in error.body for text in seen):
                 return
             raise
         assert time.monotonic() < deadline, f"admission never saw NeonConfig {config_name}"
