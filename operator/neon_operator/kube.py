@@ -6,6 +6,13 @@ an in-memory fake; :class:`KubeClient` is the real one, on the official client's
 progress annotations); what the reconcilers write goes through here because it must land at a
 precise moment (e.g. a new project id in status *before* waiting for Neon's operations).
 
+Every write that decides from something it read says so: a Secret is created only where none
+exists, and changed or deleted only at the ``resourceVersion`` it was read at (optimistic
+concurrency). When someone else wrote in between, the write fails with :class:`Conflict` and the
+caller reads again and decides again, instead of overwriting a change it never saw. Secret
+changes are JSON merge patches: labels, annotations and data keys the operator does not name
+stay as their writers left them.
+
 Secret values are base64 on the wire and plain ``str`` in :class:`SecretState`; they are never
 logged, and API errors are re-raised without request bodies.
 """
@@ -16,6 +23,7 @@ import base64
 import dataclasses
 import datetime
 import logging
+from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
 from kubernetes.aio import client, config
@@ -23,12 +31,21 @@ from kubernetes.aio.client.exceptions import ApiException
 
 from neon_operator.models import GROUP, VERSION
 
-__all__ = ["Kube", "KubeClient", "ObjectRef", "SecretState"]
+__all__ = ["FIELD_MANAGER", "Conflict", "Kube", "KubeClient", "ObjectRef", "SecretState"]
 
 logger = logging.getLogger(__name__)
 
 COMPONENT: Final = "neon-operator"
+FIELD_MANAGER: Final = "neon-operator"
+"""The name the operator's writes carry in ``metadata.managedFields``."""
 MERGE_PATCH: Final = "application/merge-patch+json"
+
+
+class Conflict(Exception):
+    """The object changed, appeared or vanished since it was read: read again, decide again."""
+
+    def __init__(self, kind: str, namespace: str, name: str) -> None:
+        super().__init__(f"{kind} {namespace}/{name} changed since it was read")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,13 +73,22 @@ class ObjectRef:
 
 @dataclasses.dataclass(frozen=True)
 class SecretState:
-    """A Secret as read: decoded data, labels, annotations, controller uid."""
+    """A Secret as read: decoded data, labels, annotations, owners, and the version read."""
 
     name: str
     data: dict[str, str] = dataclasses.field(repr=False)
     labels: dict[str, str]
     annotations: dict[str, str]
     controller_uid: str | None
+    owner_references: tuple[dict[str, Any], ...] = ()
+    """``metadata.ownerReferences`` as plain dicts (camelCase keys)."""
+    uid: str = ""
+    resource_version: str = ""
+    """The version this state was read at: the precondition of a write that decided from it."""
+
+    def controller(self) -> dict[str, Any] | None:
+        """The owner reference marked ``controller``, if any."""
+        return next((ref for ref in self.owner_references if ref.get("controller")), None)
 
 
 class Kube(Protocol):
@@ -76,15 +102,22 @@ class Kube(Protocol):
         namespace: str,
         name: str,
         *,
-        data: dict[str, str],
-        labels: dict[str, str],
-        annotations: dict[str, str],
+        data: Mapping[str, str | None],
+        labels: Mapping[str, str | None],
+        annotations: Mapping[str, str | None],
         owner: ObjectRef,
+        current: SecretState | None = None,
     ) -> None:
-        """Create the Secret, or replace its data, labels and annotations."""
+        """Create the Secret (``current`` is ``None``) or change the one read as ``current``:
+        set these data keys, labels and annotations (``None`` removes one; others stay as they
+        are) and make ``owner`` its controller (other, non-controller owners stay).
+        :class:`Conflict` if it exists (create) or changed since ``current`` was read."""
 
-    async def delete_secret(self, namespace: str, name: str) -> None:
-        """Delete the Secret if it exists."""
+    async def delete_secret(
+        self, namespace: str, name: str, *, current: SecretState | None = None
+    ) -> None:
+        """Delete the Secret if it exists; with ``current``, only if it is still the version
+        read then (else :class:`Conflict`)."""
 
     async def read_cluster_object(self, plural: str, name: str) -> dict[str, Any] | None:
         """A cluster-scoped object of this operator's group (e.g. a NeonConfig), or ``None``."""
@@ -101,9 +134,13 @@ class Kube(Protocol):
     async def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
         """Record a Kubernetes Event about the object (failures are logged, not raised)."""
 
-    async def patch_object(self, ref: ObjectRef, patch: dict[str, Any]) -> dict[str, Any] | None:
+    async def patch_object(
+        self, ref: ObjectRef, patch: dict[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any] | None:
         """Merge ``patch`` into a namespaced object of this operator's group (metadata or spec,
-        not status); the patched body, or ``None`` if the object is gone."""
+        not status); the patched body, or ``None`` if the object is gone. With
+        ``resource_version``, only at that version (else :class:`Conflict`): for a patch that
+        replaces a list computed from what was read."""
 
     async def list_objects(
         self, plural: str, namespace: str, *, label_selector: str | None = None
@@ -114,11 +151,21 @@ class Kube(Protocol):
         """Create an object of this operator's group; ``False`` if one of that name exists."""
 
     async def delete_object(self, ref: ObjectRef) -> None:
-        """Delete a namespaced object of this operator's group if it exists."""
+        """Delete a namespaced object of this operator's group if it exists (and, when
+        ``ref.uid`` is set, only if it is still that object, not a namesake made since)."""
 
 
 def _decode(data: dict[str, str] | None) -> dict[str, str]:
     return {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in (data or {}).items()}
+
+
+def _encode(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
+def _present(values: Mapping[str, str | None]) -> dict[str, str]:
+    """The entries that set a value (a create has nothing to remove)."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 class KubeClient:
@@ -151,13 +198,17 @@ class KubeClient:
                 return None
             raise
         meta = secret.metadata
-        controller = next((o.uid for o in meta.owner_references or [] if o.controller), None)
+        owners = tuple(self.api.sanitize_for_serialization(o) for o in meta.owner_references or [])
+        controller = next((o["uid"] for o in owners if o.get("controller")), None)
         return SecretState(
             name=meta.name,
             data=_decode(secret.data),
             labels=dict(meta.labels or {}),
             annotations=dict(meta.annotations or {}),
             controller_uid=controller,
+            owner_references=owners,
+            uid=meta.uid or "",
+            resource_version=meta.resource_version or "",
         )
 
     async def write_secret(
@@ -165,36 +216,72 @@ class KubeClient:
         namespace: str,
         name: str,
         *,
-        data: dict[str, str],
-        labels: dict[str, str],
-        annotations: dict[str, str],
+        data: Mapping[str, str | None],
+        labels: Mapping[str, str | None],
+        annotations: Mapping[str, str | None],
         owner: ObjectRef,
+        current: SecretState | None = None,
     ) -> None:
-        body = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "Opaque",
+        encoded = {k: _encode(v) if v is not None else None for k, v in data.items()}
+        if current is None:
+            body = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "Opaque",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": _present(labels),
+                    "annotations": _present(annotations),
+                    "ownerReferences": [owner.owner_reference()],
+                },
+                "data": _present(encoded),
+            }
+            try:
+                await self.core.create_namespaced_secret(
+                    namespace, body, field_manager=FIELD_MANAGER
+                )
+            except ApiException as error:
+                if error.status == 409:
+                    raise Conflict("Secret", namespace, name) from None
+                raise
+            return
+        others = [
+            ref
+            for ref in current.owner_references
+            if not ref.get("controller") and ref.get("uid") != owner.uid
+        ]
+        patch = {
             "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "labels": labels,
-                "annotations": annotations,
-                "ownerReferences": [owner.owner_reference()],
+                "resourceVersion": current.resource_version,
+                "labels": dict(labels),
+                "annotations": dict(annotations),
+                "ownerReferences": [*others, owner.owner_reference()],
             },
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+            "data": encoded,
         }
         try:
-            await self.core.create_namespaced_secret(namespace, body)
-            return
+            await self.core.patch_namespaced_secret(
+                name, namespace, patch, field_manager=FIELD_MANAGER, _content_type=MERGE_PATCH
+            )
         except ApiException as error:
-            if error.status != 409:
-                raise
-        await self.core.replace_namespaced_secret(name, namespace, body)
+            if error.status in (404, 409):
+                raise Conflict("Secret", namespace, name) from None
+            raise
 
-    async def delete_secret(self, namespace: str, name: str) -> None:
+    async def delete_secret(
+        self, namespace: str, name: str, *, current: SecretState | None = None
+    ) -> None:
+        options = None
+        if current is not None:
+            options = {
+                "preconditions": {"uid": current.uid, "resourceVersion": current.resource_version}
+            }
         try:
-            await self.core.delete_namespaced_secret(name, namespace)
+            await self.core.delete_namespaced_secret(name, namespace, body=options)
         except ApiException as error:
+            if error.status == 409:
+                raise Conflict("Secret", namespace, name) from None
             if error.status != 404:
                 raise
 
@@ -251,7 +338,12 @@ class KubeClient:
                 return  # the object is gone; nothing to report on
             raise
 
-    async def patch_object(self, ref: ObjectRef, patch: dict[str, Any]) -> dict[str, Any] | None:
+    async def patch_object(
+        self, ref: ObjectRef, patch: dict[str, Any], *, resource_version: str | None = None
+    ) -> dict[str, Any] | None:
+        if resource_version is not None:
+            metadata = {**patch.get("metadata", {}), "resourceVersion": resource_version}
+            patch = {**patch, "metadata": metadata}
         try:
             body: dict[str, Any] = await self.custom.patch_namespaced_custom_object(
                 GROUP,
@@ -260,11 +352,14 @@ class KubeClient:
                 ref.plural,
                 ref.name,
                 patch,
+                field_manager=FIELD_MANAGER,
                 _content_type=MERGE_PATCH,
             )
         except ApiException as error:
             if error.status == 404:
                 return None
+            if error.status == 409:
+                raise Conflict(ref.kind, ref.namespace or "", ref.name) from None
             raise
         return body
 
@@ -288,11 +383,14 @@ class KubeClient:
         return True
 
     async def delete_object(self, ref: ObjectRef) -> None:
+        options = {"preconditions": {"uid": ref.uid}} if ref.uid else None
         try:
             await self.custom.delete_namespaced_custom_object(
-                GROUP, VERSION, ref.namespace or "default", ref.plural, ref.name
+                GROUP, VERSION, ref.namespace or "default", ref.plural, ref.name, body=options
             )
         except ApiException as error:
+            if error.status == 409:
+                return  # a namesake made since: not the object meant
             if error.status != 404:
                 raise
 

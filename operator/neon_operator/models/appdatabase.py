@@ -80,7 +80,12 @@ class ConnectionSecretSpec(Model):
     """
 
     name: ObjectName | None = None
-    """Name of the Secret; default `<metadata.name>-neon`."""
+    """Name of the Secret; default `<metadata.name>-neon`. The operator writes only a Secret it
+    created for this resource: an existing Secret of that name is left untouched (Ready=False,
+    reason SecretConflict) unless it carries the annotation
+    `neon.operator.dev/adopt: <Kind>/<metadata.name>` naming this resource (e.g.
+    `NeonAppDatabase/todo-app`); the operator then adds its keys, keeps the Secret's other keys,
+    labels and annotations, and owns it from then on (it is deleted with the resource)."""
     key_prefix: Annotated[
         str, StringConstraints(pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$", max_length=64)
     ] = ""

@@ -59,7 +59,9 @@ class InspectSecretSpec(ConnectionSecretSpec):
     """
 
     name: ObjectName | None = None
-    """Name of the Secret; default `<metadata.name>-inspect`."""
+    """Name of the Secret; default `<metadata.name>-inspect`. An existing Secret of that name
+    that this NeonRestore did not create is left untouched (Ready=False, reason SecretConflict)
+    unless annotated `neon.operator.dev/adopt: NeonRestore/<metadata.name>`."""
 
     def secret_name(self, resource_name: str) -> str:
         """The Secret's name for the NeonRestore named `resource_name`."""

@@ -206,7 +206,7 @@ async def _resync_secret(ctx: Context, db: NeonAppDatabase, report: AppReport) -
     if password is None:
         account = await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
         password = await _reveal_password(account.client, db, status.project_id, status)
-    await connection_secret.write(ctx.kube, report, desired, password, current)
+    await connection_secret.write(ctx, report, desired, password, current)
 
 
 # -- the whole thing ----------------------------------------------------------------------
@@ -262,7 +262,7 @@ async def _converge(ctx: Context, db: NeonAppDatabase, report: AppReport) -> Non
         password = connection_secret.known_password(current) or await _reveal_password(
             client, db, project.id, report.status
         )
-    await connection_secret.write(ctx.kube, report, desired, password, current)
+    await connection_secret.write(ctx, report, desired, password, current)
     await _drop_renamed_secret(ctx, db, desired.name)
     await integrations.converge(
         ctx,
@@ -459,7 +459,7 @@ async def _create(
     await report.flush()  # the id is safe in status before anything else can fail
     await report.event("Normal", "ProjectCreated", f"created Neon project {project.id}")
     desired = _desired_secret(db, host=project.address, endpoint_id=endpoint.id)
-    await connection_secret.write(ctx.kube, report, desired, project.password, None)
+    await connection_secret.write(ctx, report, desired, project.password, None)
     await client.wait_for_operations(created.operations)
     return project
 
@@ -626,9 +626,7 @@ async def _drop_renamed_secret(ctx: Context, db: NeonAppDatabase, name: str) -> 
     if previous is None or previous == name:
         return
     namespace = namespace_of(db)
-    old = await ctx.kube.read_secret(namespace, previous)
-    if old is not None and old.controller_uid == db.metadata.uid:
-        await ctx.kube.delete_secret(namespace, previous)
+    await connection_secret.delete_owned(ctx.kube, namespace, previous, db.metadata.uid or "")
 
 
 # -- deletion -----------------------------------------------------------------------------

@@ -233,7 +233,7 @@ async def _converge(
         or connection_secret.known_password(current)
         or await _reveal_password(client, app, project_id, branch.id)
     )
-    await connection_secret.write(ctx.kube, report, desired, password, current)
+    await connection_secret.write(ctx, report, desired, password, current)
     await integrations.converge(
         ctx,
         report,
@@ -486,7 +486,7 @@ async def _resync_secret(ctx: Context, br: NeonBranch, report: BranchReport) -> 
         if password is None:
             assert status.branch_id is not None
             password = await _reveal_password(client, app, status.project_id, status.branch_id)
-    await connection_secret.write(ctx.kube, report, desired, password, current)
+    await connection_secret.write(ctx, report, desired, password, current)
     await report.flush()
 
 

@@ -263,15 +263,18 @@ async def _inspectable(
         endpoint_id=endpoint_id,
         user=role,
         database=database,
+        field="spec.inspectSecret.name",
     )
     current = await ctx.kube.read_secret(desired.namespace, desired.name)
     password = connection_secret.known_password(current) or await _restored_password(
         ctx, client, app, project_id, restored_id
     )
-    outcome = await connection_secret.ensure(ctx.kube, desired, password=password, current=current)
+    outcome = await connection_secret.write(ctx, report, desired, password, current, record=False)
     previous = report.status.inspect_secret_name
     if previous is not None and previous != desired.name:
-        await ctx.kube.delete_secret(desired.namespace, previous)
+        await connection_secret.delete_owned(
+            ctx.kube, desired.namespace, previous, restore.metadata.uid or ""
+        )
     report.update(inspect_secret_name=desired.name)
     if outcome.action != "unchanged":
         await report.event(
@@ -356,9 +359,7 @@ async def _remove_inspect_secret(ctx: Context, restore: NeonRestore, report: Res
     if report.status.inspect_secret_name is not None:
         names.add(report.status.inspect_secret_name)
     for name in sorted(names):
-        found = await ctx.kube.read_secret(namespace, name)
-        if found is not None and found.controller_uid == restore.metadata.uid:
-            await ctx.kube.delete_secret(namespace, name)
+        await connection_secret.delete_owned(ctx.kube, namespace, name, restore.metadata.uid or "")
     report.update(
         inspect_endpoint_id=None, inspect_host=None, inspect_secret_name=None, inspect_removed=True
     )
