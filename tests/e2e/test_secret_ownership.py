@@ -270,3 +270,61 @@ def test_a_write_from_a_stale_read_is_refused_not_applied(kube_api, kubeconfig, 
     asyncio.run(scenario())
     data = core.read_namespaced_secret("db", namespace).data
     assert base64.b64decode(data["A"]) == b"1"
+
+
+def test_an_owner_list_patch_from_a_stale_read_is_refused(kube_api, kubeconfig) -> None:
+    """``ownerReferences`` is replaced whole: a patch computed from a stale read must fail, or it
+    would drop an owner someone added meanwhile."""
+    import asyncio
+    import uuid
+
+    from neon_operator import kube
+
+    namespace = "unserved-" + uuid.uuid4().hex[:8]  # no operator reconciles here
+    core = client.CoreV1Api(kube_api)
+    objects = client.CustomObjectsApi(kube_api)
+    core.create_namespace({"metadata": {"name": namespace}})
+    try:
+        body = objects.create_namespaced_custom_object(
+            "neon.operator.dev",
+            "v1alpha1",
+            namespace,
+            "neonsnapshots",
+            {
+                "apiVersion": "neon.operator.dev/v1alpha1",
+                "kind": "NeonSnapshot",
+                "metadata": {"name": "cp"},
+                "spec": {"appDatabaseRef": {"name": "app"}},
+            },
+        )
+        ref = kube.ObjectRef(
+            kind="NeonSnapshot",
+            plural="neonsnapshots",
+            name="cp",
+            namespace=namespace,
+            uid=body["metadata"]["uid"],
+        )
+        objects.patch_namespaced_custom_object(
+            "neon.operator.dev",
+            "v1alpha1",
+            namespace,
+            "neonsnapshots",
+            "cp",
+            {"metadata": {"labels": {"someone": "else"}}},
+        )
+
+        async def scenario() -> None:
+            api = await kube.KubeClient.connect(str(kubeconfig))
+            try:
+                with pytest.raises(kube.Conflict):
+                    await api.patch_object(
+                        ref,
+                        {"metadata": {"ownerReferences": []}},
+                        resource_version=body["metadata"]["resourceVersion"],
+                    )
+            finally:
+                await api.close()
+
+        asyncio.run(scenario())
+    finally:
+        core.delete_namespace(namespace)

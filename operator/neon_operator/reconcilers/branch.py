@@ -105,16 +105,12 @@ async def reconcile(ctx: Context, body: dict[str, Any], *, resync: bool = False)
             ctx, report, _namespace(br), br.spec.app_database_ref.name
         )
         guard.config_name = app.spec.config_ref.name
-        await dependents.adopt_by(ctx, report.ref, _owners(body), app)
+        await dependents.adopt_by(ctx, report.ref, body, app)
         await _converge(ctx, br, app, report)
 
 
 def _namespace(br: NeonBranch) -> str:
     return br.metadata.namespace or "default"
-
-
-def _owners(body: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(body.get("metadata", {}).get("ownerReferences") or [])
 
 
 def _restored_to(br: NeonBranch) -> str | None:

@@ -89,13 +89,16 @@ async def ready_app_database(
     return app
 
 
+ADOPT_ATTEMPTS: Final = 3
+
+
 async def adopt_by(
-    ctx: Context, owned: kube.ObjectRef, owners: list[dict[str, Any]], app: NeonAppDatabase
+    ctx: Context, owned: kube.ObjectRef, body: dict[str, Any], app: NeonAppDatabase
 ) -> None:
-    """Make ``owned`` a dependent of ``app`` (garbage collected with it), once."""
+    """Make ``owned`` (as read: ``body``) a dependent of ``app`` (garbage collected with it),
+    once. The patch replaces the whole ``ownerReferences`` list, so it is made at the version
+    read: an owner someone added meanwhile makes it read again rather than drop that owner."""
     uid = app.metadata.uid or ""
-    if any(owner.get("uid") == uid for owner in owners):
-        return
     reference = {
         "apiVersion": app.api_version,
         "kind": appdatabase.KIND,
@@ -104,7 +107,25 @@ async def adopt_by(
         "controller": False,
         "blockOwnerDeletion": False,
     }
-    await ctx.kube.patch_object(owned, {"metadata": {"ownerReferences": [*owners, reference]}})
+    metadata: dict[str, Any] = body.get("metadata", {})
+    for attempt in range(ADOPT_ATTEMPTS):
+        owners = list(metadata.get("ownerReferences") or [])
+        if any(owner.get("uid") == uid for owner in owners):
+            return
+        try:
+            await ctx.kube.patch_object(
+                owned,
+                {"metadata": {"ownerReferences": [*owners, reference]}},
+                resource_version=metadata.get("resourceVersion"),
+            )
+            return
+        except kube.Conflict:
+            if attempt == ADOPT_ATTEMPTS - 1:
+                raise
+            fresh = await ctx.kube.read_object(owned)
+            if fresh is None:
+                return
+            metadata = fresh.get("metadata", {})
 
 
 async def nudge(ctx: Context, target: kube.ObjectRef, branch_id: str) -> None:

@@ -95,8 +95,7 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
                 ctx, report, _namespace(restore), snap.spec.app_database_ref.name
             )
             guard.config_name = app.spec.config_ref.name
-            owners = list(body.get("metadata", {}).get("ownerReferences") or [])
-            await dependents.adopt_by(ctx, report.ref, owners, app)
+            await dependents.adopt_by(ctx, report.ref, body, app)
             await _converge(ctx, restore, snap, app, report)
     except errors.AwaitChange:
         report.update(phase=RestorePhase.FAILED)

@@ -58,9 +58,7 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
             ctx, report, snap.metadata.namespace or "default", snap.spec.app_database_ref.name
         )
         guard.config_name = app.spec.config_ref.name
-        await dependents.adopt_by(
-            ctx, report.ref, list(body.get("metadata", {}).get("ownerReferences") or []), app
-        )
+        await dependents.adopt_by(ctx, report.ref, body, app)
         if snap.status.snapshot_id is not None:
             report.ready("True", "SnapshotReady", f"Neon snapshot {snap.status.snapshot_id}")
             report.synced("True", "ReconcileSucceeded", "")
