@@ -27,6 +27,7 @@ import pydantic
 
 from neon_operator import grants, kube
 from neon_operator.drift import DriftBudget
+from neon_operator.fencing import Fence
 from neon_operator.models import NeonConfig
 from neon_operator.neon import CallLog, NeonClient, PollPolicy, RateLimits
 from neon_operator.transfers import TransferBatcher
@@ -94,8 +95,10 @@ class Accounts:
         operation_timeout: float = 300.0,
         drift_share: float = 0.25,
         client_factory: ClientFactory | None = None,
+        fence: Fence | None = None,
     ) -> None:
         self._kube = kube_api
+        self._fence = fence if fence is not None else Fence.unfenced()
         self.calls = calls if calls is not None else CallLog()
         self._operation_timeout = operation_timeout
         self._drift_share = drift_share
@@ -115,6 +118,7 @@ class Accounts:
             ),
             poll=PollPolicy(timeout=self._operation_timeout),
             calls=self.calls,
+            write_guard=self._fence.check,
         )
 
     async def get(self, name: str, *, namespace: str | None) -> Account:

@@ -6,7 +6,8 @@
 ``neon-operator demo [--keep]``
     start the local stack and walk through what the operator does.
 ``neon-operator run [--namespace NS]... [--liveness-port N] [--metrics-port N]``
-    run the operator against the current kubeconfig (or the in-cluster service account).
+    run the operator against the current kubeconfig (or the in-cluster service account); the
+    instance holding the leadership Lease acts, others stand by (``--leader-election-*``).
 ``neon-operator dev up --state-dir DIR`` / ``neon-operator dev down --state-dir DIR``
     start / stop the local stack: a real kube-apiserver, etcd and kube-controller-manager on
     loopback with this operator's CRDs installed, and the Neon emulator.
@@ -95,6 +96,35 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="seconds before retrying a resource blocked by config or Neon (default 30)",
     )
+    run.add_argument(
+        "--leader-election-id",
+        default=None,
+        help="name of the leadership Lease (default: neon-operator when serving every "
+        "namespace, neon-operator-<hash of the --namespace patterns> otherwise)",
+    )
+    run.add_argument(
+        "--leader-election-namespace",
+        default=None,
+        help="namespace of the Lease (default: the pod's own in a cluster, else default)",
+    )
+    run.add_argument(
+        "--leader-election-lease-duration",
+        type=float,
+        default=None,
+        help="seconds a standby waits after the Lease was last renewed (default 15)",
+    )
+    run.add_argument(
+        "--leader-election-renew-deadline",
+        type=float,
+        default=None,
+        help="seconds the leader may fail to renew before it stops writing and exits (default 10)",
+    )
+    run.add_argument(
+        "--leader-election-retry-period",
+        type=float,
+        default=None,
+        help="seconds between attempts to acquire or renew the Lease (default 2)",
+    )
     run.add_argument("--log-level", default="INFO")
     run.set_defaults(handler=_run)
 
@@ -158,6 +188,11 @@ def _run(args: argparse.Namespace) -> int:
         "neon_resync_interval": args.neon_resync_interval,
         "neon_resync_share": args.neon_resync_share,
         "retry_delay": args.retry_delay,
+        "leader_election_id": args.leader_election_id,
+        "leader_election_namespace": args.leader_election_namespace,
+        "lease_duration": args.leader_election_lease_duration,
+        "renew_deadline": args.leader_election_renew_deadline,
+        "retry_period": args.leader_election_retry_period,
     }
     configured = dataclasses.replace(
         settings.Settings(

@@ -13,6 +13,9 @@ caller reads again and decides again, instead of overwriting a change it never s
 changes are JSON merge patches: labels, annotations and data keys the operator does not name
 stay as their writers left them.
 
+Every write first passes the process's :class:`~neon_operator.fencing.Fence`: an instance that
+lost the leadership Lease writes nothing.
+
 Secret values are base64 on the wire and plain ``str`` in :class:`SecretState`; they are never
 logged, and API errors are re-raised without request bodies.
 """
@@ -29,6 +32,7 @@ from typing import Any, Final, Protocol
 from kubernetes.aio import client, config
 from kubernetes.aio.client.exceptions import ApiException
 
+from neon_operator.fencing import Fence
 from neon_operator.models import GROUP, VERSION
 
 __all__ = ["FIELD_MANAGER", "Conflict", "Kube", "KubeClient", "ObjectRef", "SecretState"]
@@ -171,21 +175,30 @@ def _present(values: Mapping[str, str | None]) -> dict[str, str]:
 class KubeClient:
     """:class:`Kube` over ``kubernetes.aio`` with the current kubeconfig or in-cluster account."""
 
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: client.ApiClient, fence: Fence | None = None) -> None:
         self.api = api
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
+        self.fence = fence if fence is not None else Fence.unfenced()
 
     @classmethod
-    async def connect(cls, kubeconfig: str | None = None) -> KubeClient:
+    async def connect(
+        cls,
+        kubeconfig: str | None = None,
+        *,
+        fence: Fence | None = None,
+        user_agent: str | None = None,
+    ) -> KubeClient:
         """A client from ``kubeconfig`` (or ``$KUBECONFIG`` / ``~/.kube/config``), falling back
-        to the in-cluster service account."""
+        to the in-cluster service account; its writes pass ``fence`` (default: none)."""
         try:
             api = await config.new_client_from_config(config_file=kubeconfig)
         except config.ConfigException:
             config.load_incluster_config()
             api = client.ApiClient()
-        return cls(api)
+        if user_agent is not None:
+            api.user_agent = user_agent
+        return cls(api, fence)
 
     async def close(self) -> None:
         await self.api.close()
@@ -222,6 +235,7 @@ class KubeClient:
         owner: ObjectRef,
         current: SecretState | None = None,
     ) -> None:
+        self.fence.check(f"write Secret {namespace}/{name}")
         encoded = {k: _encode(v) if v is not None else None for k, v in data.items()}
         if current is None:
             body = {
@@ -272,6 +286,7 @@ class KubeClient:
     async def delete_secret(
         self, namespace: str, name: str, *, current: SecretState | None = None
     ) -> None:
+        self.fence.check(f"delete Secret {namespace}/{name}")
         options = None
         if current is not None:
             options = {
@@ -317,6 +332,7 @@ class KubeClient:
         return body
 
     async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None:
+        self.fence.check(f"patch status of {ref.kind} {ref.name}")
         patch = {"status": status}
         try:
             if ref.namespace is None:
@@ -341,6 +357,7 @@ class KubeClient:
     async def patch_object(
         self, ref: ObjectRef, patch: dict[str, Any], *, resource_version: str | None = None
     ) -> dict[str, Any] | None:
+        self.fence.check(f"patch {ref.kind} {ref.name}")
         if resource_version is not None:
             metadata = {**patch.get("metadata", {}), "resourceVersion": resource_version}
             patch = {**patch, "metadata": metadata}
@@ -372,6 +389,7 @@ class KubeClient:
         return [dict(item) for item in found.get("items", [])]
 
     async def create_object(self, plural: str, namespace: str, body: dict[str, Any]) -> bool:
+        self.fence.check(f"create {plural} {namespace}/{body.get('metadata', {}).get('name')}")
         try:
             await self.custom.create_namespaced_custom_object(
                 GROUP, VERSION, namespace, plural, body
@@ -383,6 +401,7 @@ class KubeClient:
         return True
 
     async def delete_object(self, ref: ObjectRef) -> None:
+        self.fence.check(f"delete {ref.kind} {ref.name}")
         options = {"preconditions": {"uid": ref.uid}} if ref.uid else None
         try:
             await self.custom.delete_namespaced_custom_object(
@@ -395,6 +414,7 @@ class KubeClient:
                 raise
 
     async def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
+        self.fence.check(f"post Event {reason} on {ref.kind} {ref.name}")
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         namespace = ref.namespace or "default"
         body = {

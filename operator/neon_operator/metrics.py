@@ -12,7 +12,7 @@ import prometheus_client
 
 from neon_operator.neon import ApiCall, CallLog
 
-__all__ = ["REGISTRY", "observe_calls", "reconciled", "serve"]
+__all__ = ["REGISTRY", "leading", "observe_calls", "reconciled", "refused", "serve"]
 
 REGISTRY: Final = prometheus_client.CollectorRegistry()
 
@@ -26,6 +26,17 @@ NEON_LATENCY: Final = prometheus_client.Histogram(
     "neon_operator_neon_api_request_duration_seconds",
     "Time from sending a Neon API request to its response headers",
     ["method", "route"],
+    registry=REGISTRY,
+)
+LEADER: Final = prometheus_client.Gauge(
+    "neon_operator_leader",
+    "1 while this process holds the leadership Lease (and may write), else 0",
+    registry=REGISTRY,
+)
+REFUSED: Final = prometheus_client.Counter(
+    "neon_operator_writes_refused",
+    "Writes (Kubernetes, or Neon requests that may change something) stopped by the leadership "
+    "fence: attempted by a process that no longer leads, never sent",
     registry=REGISTRY,
 )
 RECONCILES: Final = prometheus_client.Counter(
@@ -45,6 +56,16 @@ def observe_calls(calls: CallLog) -> None:
         NEON_LATENCY.labels(call.method, call.route).observe(call.duration)
 
     calls.subscribe(record)
+
+
+def leading(value: bool) -> None:
+    """Record whether this process leads."""
+    LEADER.set(1 if value else 0)
+
+
+def refused(what: str) -> None:
+    """Count one write the fence stopped."""
+    REFUSED.inc()
 
 
 def reconciled(kind: str, trigger: str, outcome: str) -> None:

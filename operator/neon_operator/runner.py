@@ -5,18 +5,32 @@ kopf keeps its bookkeeping under the operator's own names: the finalizer
 the last handled spec (not kopf's ``kopf.zalando.org`` defaults, which other kopf operators in
 the cluster share). Handler outcomes reach Kubernetes Events only at WARNING and above; the
 reconcilers post their own Events for each state change.
+
+Only the holder of the leadership Lease runs kopf (see :mod:`neon_operator.leadership`)::
+
+    start → metrics, /healthz (standby) → wait for the Lease ──(SIGTERM)──→ exit 0
+              └─ leading: kopf runs its handlers, the Lease is renewed
+                   ├─ SIGTERM → kopf stops → the Lease is released → exit 0
+                   └─ Lease lost → writes fenced at once, kopf stopped → exit 1 (the pod
+                      restarts as a standby, as controller-runtime's managers do)
+
+Every write of the process (the Kubernetes client, Neon requests that may change something,
+kopf's own requests) passes one :class:`~neon_operator.fencing.Fence`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import Any
+import signal
+from typing import Any, Final
 
 import kopf
 
-from neon_operator import handlers, kube, metrics
+from neon_operator import handlers, kube, leadership, metrics
 from neon_operator.accounts import Accounts
+from neon_operator.fencing import Fence
 from neon_operator.neon import CallLog
 from neon_operator.reconcilers.context import Context, crash_hook_from_env
 from neon_operator.settings import Settings
@@ -24,6 +38,10 @@ from neon_operator.settings import Settings
 __all__ = ["kopf_settings", "run"]
 
 logger = logging.getLogger(__name__)
+
+LOST_LEASE_EXIT: Final = 1
+STOP_TIMEOUT: Final = 5.0
+"""Seconds kopf gets to stop after the Lease was lost (it can write nothing meanwhile)."""
 
 
 def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
@@ -42,13 +60,27 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
 
 
 def run(settings: Settings) -> int:
-    """Run the operator until SIGINT/SIGTERM."""
-    asyncio.run(_operate(settings))
-    return 0
+    """Run the operator until SIGINT/SIGTERM (0), or until it loses the Lease (1)."""
+    return asyncio.run(_operate(settings))
 
 
-async def _operate(settings: Settings) -> None:
-    kube_client = await kube.KubeClient.connect()
+def election(settings: Settings, identity: str) -> leadership.Election:
+    """The Lease this process competes for, per its settings."""
+    return leadership.Election(
+        name=settings.leader_election_id or leadership.lease_name(settings.namespaces),
+        namespace=settings.leader_election_namespace or leadership.default_namespace(),
+        identity=identity,
+        lease_duration=settings.lease_duration,
+        renew_deadline=settings.renew_deadline,
+        retry_period=settings.retry_period,
+    )
+
+
+async def _operate(settings: Settings) -> int:
+    identity = leadership.identity()
+    user_agent = f"neon-operator/{identity}"
+    fence = Fence(on_refused=metrics.refused)
+    kube_client = await kube.KubeClient.connect(fence=fence, user_agent=user_agent)
     calls = CallLog()
     metrics.observe_calls(calls)
     accounts = Accounts(
@@ -56,32 +88,93 @@ async def _operate(settings: Settings) -> None:
         calls=calls,
         operation_timeout=settings.operation_timeout,
         drift_share=settings.neon_resync_share,
+        fence=fence,
     )
     ctx = Context(
-        kube=kube_client, accounts=accounts, settings=settings, crash_after=crash_hook_from_env()
+        kube=kube_client,
+        accounts=accounts,
+        settings=settings,
+        crash_after=crash_hook_from_env(),
+        identity=identity,
     )
     registry = handlers.register(ctx)
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_via_client(**kwargs)
+    async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
+        info = kopf.login_via_client(**kwargs)
+        return leadership.fenced_session(info, fence, user_agent) if info is not None else None
 
     if settings.metrics_port is not None:
         metrics.serve(settings.metrics_port)
+    elector = leadership.Elector(kube_client.api, election(settings, identity), fence)
+    metrics.leading(False)
+    try:
+        async with leadership.serve_standby_health(settings.liveness_port):
+            if not await _stand_by(elector):
+                return 0
+        metrics.leading(True)
+        return await _lead(settings, registry, elector)
+    finally:
+        metrics.leading(False)
+        await accounts.close()
+        await kube_client.close()
+
+
+async def _stand_by(elector: leadership.Elector) -> bool:
+    """Wait for the Lease; ``False`` if asked to stop (SIGINT/SIGTERM) first."""
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.set)
+    acquired = asyncio.create_task(elector.acquire())
+    stopping = asyncio.create_task(stopped.wait())
+    try:
+        await asyncio.wait({acquired, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        stopping.cancel()
+    if acquired.done():
+        acquired.result()
+        return True
+    acquired.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await acquired
+    logger.info("stopped while standing by")
+    return False
+
+
+async def _lead(
+    settings: Settings, registry: kopf.OperatorRegistry, elector: leadership.Elector
+) -> int:
+    """Run kopf while the Lease is held; the exit code."""
     liveness = (
         f"http://0.0.0.0:{settings.liveness_port}/healthz"
         if settings.liveness_port is not None
         else None
     )
-    try:
-        await kopf.operator(
+    stop = asyncio.Event()
+    operator = asyncio.create_task(
+        kopf.operator(
             registry=registry,
             settings=kopf_settings(settings),
             clusterwide=settings.clusterwide,
             namespaces=settings.namespaces,
             liveness_endpoint=liveness,
             standalone=True,
+            stop_flag=stop,
         )
-    finally:
-        await accounts.close()
-        await kube_client.close()
+    )
+    keeper = asyncio.create_task(elector.keep())
+    await asyncio.wait({operator, keeper}, return_when=asyncio.FIRST_COMPLETED)
+    if keeper.done():
+        stop.set()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(operator, timeout=STOP_TIMEOUT)
+        return LOST_LEASE_EXIT
+    keeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await keeper
+    await elector.release()
+    operator.result()
+    return 0

@@ -83,6 +83,22 @@ class Settings:
     metrics_port: int | None = None
     """Port of the Prometheus ``/metrics`` endpoint; ``None`` serves none."""
 
+    leader_election_id: str | None = None
+    """Name of the leadership Lease; ``None``: ``neon-operator`` when serving every namespace,
+    ``neon-operator-<hash of the namespace patterns>`` otherwise (one Lease per shard)."""
+
+    leader_election_namespace: str | None = None
+    """Namespace of the Lease; ``None``: the pod's own in a cluster, ``default`` outside."""
+
+    lease_duration: float = 15.0
+    """Seconds a standby waits, after it last saw the Lease renewed, before taking over."""
+
+    renew_deadline: float = 10.0
+    """Seconds the leader may go without renewing before it stops writing and exits."""
+
+    retry_period: float = 2.0
+    """Seconds between attempts to acquire or renew the Lease."""
+
     @property
     def clusterwide(self) -> bool:
         """Whether every namespace is watched."""

@@ -118,6 +118,25 @@ def test_watching_listed_namespaces_binds_the_tenant_role_only_there(helm: pathl
     assert "--namespace=team-b" in args
 
 
+def test_two_replicas_share_one_leadership_lease_and_more_than_three_are_refused(
+    helm: pathlib.Path,
+) -> None:
+    documents = template(helm, "neon-system", "replicaCount=2")
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--leader-election-namespace=neon-system" in args
+    for refused in ("replicaCount=0", "replicaCount=4"):
+        result = subprocess.run(
+            [str(helm), "template", "neon", str(CHART), "--set", refused],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode != 0
+        assert "replicaCount" in result.stderr
+
+
 def test_the_chart_installs_the_operators_tier_admission_policy(helm: pathlib.Path) -> None:
     documents = template(helm, "neon-system")
     policies = [d for d in documents if d["kind"].startswith("ValidatingAdmissionPolicy")]
@@ -218,6 +237,8 @@ def test_the_operator_account_may_do_its_job_and_no_more(
     assert allowed(kube_api, operator, "get", "secrets", release_namespace)
     assert allowed(kube_api, operator, "create", "events", namespace)
     assert allowed(kube_api, operator, "watch", "neonconfigs", "", group)
+    assert allowed(kube_api, operator, "update", "leases", release_namespace, "coordination.k8s.io")
+    assert not allowed(kube_api, operator, "update", "leases", namespace, "coordination.k8s.io")
     assert not allowed(kube_api, operator, "create", "neonappdatabases", namespace, group)
     assert not allowed(kube_api, operator, "delete", "neonconfigs", "", group)
     assert not allowed(
@@ -287,7 +308,16 @@ def test_the_operator_runs_with_exactly_the_charts_permissions(
     log = tmp_path / "operator.log"
     operator = processes.spawn(
         "operator",
-        [sys.executable, "-m", "neon_operator.cli", "run", "--namespace", tenant],
+        [
+            sys.executable,
+            "-m",
+            "neon_operator.cli",
+            "run",
+            "--namespace",
+            tenant,
+            "--leader-election-namespace",  # as the chart's Deployment passes it
+            release_namespace,
+        ],
         log,
         env={"KUBECONFIG": str(kubeconfig)},
     )

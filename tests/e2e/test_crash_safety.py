@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_operator_killed_right_after_create_leaves_exactly_one_project(
-    kube_api, neon, start_operator, apps_in
+    kube_api, neon, start_operator, apps_in, fast_lease
 ) -> None:
     namespace = "crash-" + uuid.uuid4().hex[:8]
     core = client.CoreV1Api(kube_api)
@@ -27,7 +27,10 @@ def test_operator_killed_right_after_create_leaves_exactly_one_project(
     name = f"{namespace}-phoenix"
     try:
         crashing = start_operator(
-            [namespace], "crashing.log", {"NEON_OPERATOR_TEST_CRASH_AFTER": "create_project"}
+            [namespace],
+            "crashing.log",
+            {"NEON_OPERATOR_TEST_CRASH_AFTER": "create_project"},
+            args=fast_lease,
         )
         apps.create("phoenix", {})
         assert crashing.popen.wait(timeout=120) == -signal.SIGKILL
@@ -35,7 +38,8 @@ def test_operator_killed_right_after_create_leaves_exactly_one_project(
         assert len(orphans) == 1
         assert "projectId" not in (apps.get("phoenix") or {}).get("status", {})
 
-        restarted = start_operator([namespace], "restarted.log")
+        # The killed operator never released its Lease: the next one leads once it expires.
+        restarted = start_operator([namespace], "restarted.log", args=fast_lease)
         status = apps.wait_condition("phoenix", "True")["status"]
 
         projects = [p for p in neon.projects("sponsored", search=name) if p["name"] == name]

@@ -5,6 +5,10 @@ garbage collection and namespace deletion only happen when its controllers run. 
 to 127.0.0.1, RBAC authorization is on, and an admin kubeconfig (client certificate in
 ``system:masters``) is written next to the state.
 
+The apiserver keeps an audit log of every write (``logs/audit.log``, one JSON event per
+create/update/patch/delete with its user agent), so that tests can tell which process wrote
+what: each operator process names its leader-election identity in its user agent.
+
 The controller-manager is started separately (:meth:`ControlPlane.start_controller_manager`) so
 that CRDs can be installed first: its garbage collector discovers new kinds only every ~30 s,
 which would otherwise delay the collection of Secrets owned by our custom resources.
@@ -27,6 +31,15 @@ from neon_operator.devstack.pki import Pki
 from neon_operator.devstack.processes import Process
 
 SERVICE_CIDR = "10.0.0.0/24"
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+        {"level": "None"},
+    ],
+}
 
 
 @dataclasses.dataclass
@@ -39,6 +52,11 @@ class ControlPlane:
     pki: Pki
     binaries: Binaries
     processes: dict[str, Process]
+
+    @property
+    def audit_log(self) -> pathlib.Path:
+        """The apiserver's audit log of writes (JSON lines)."""
+        return self.state_dir / "logs" / "audit.log"
 
     def start_controller_manager(self, timeout: float = 60.0) -> None:
         """Start kube-controller-manager and wait until its controllers report healthy."""
@@ -117,6 +135,8 @@ def start(state_dir: pathlib.Path, *, timeout: float = 90.0) -> ControlPlane:
         )
 
         api_port = processes.free_port()
+        policy = state_dir / "audit-policy.yaml"
+        policy.write_text(yaml.safe_dump(AUDIT_POLICY, sort_keys=False))
         apiserver = processes.spawn(
             "kube-apiserver",
             [
@@ -136,6 +156,10 @@ def start(state_dir: pathlib.Path, *, timeout: float = 90.0) -> ControlPlane:
                 f"--service-account-signing-key-file={certs.service_account_key}",
                 "--endpoint-reconciler-type=none",
                 "--allow-privileged=true",
+                f"--audit-policy-file={policy}",
+                f"--audit-log-path={logs / 'audit.log'}",
+                "--audit-log-maxsize=200",
+                "--audit-log-maxbackup=1",
                 "--v=1",
             ],
             logs / "kube-apiserver.log",

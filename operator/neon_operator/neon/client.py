@@ -141,9 +141,13 @@ class NeonClient:
         calls: CallLog | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        write_guard: Callable[[str], None] | None = None,
     ) -> None:
         """``limits`` is the key's budget (NeonConfig); ``calls`` collects every request
-        (a fresh :class:`CallLog` by default); ``transport`` and ``sleep`` exist for tests."""
+        (a fresh :class:`CallLog` by default); ``write_guard`` is called with ``"METHOD
+        route"`` right before every request that may change something (all but ``GET``) and
+        raises to stop it (the operator's leadership fence); ``transport`` and ``sleep`` exist
+        for tests."""
         if not api_key:
             raise ValueError("an API key is required")
         self.base_url = base_url.rstrip("/")
@@ -162,7 +166,12 @@ class NeonClient:
             transport=transport,
         )
         self._session = Session(
-            http, limiter=self.limiter, retry=retry or RetryPolicy(), calls=self.calls, sleep=sleep
+            http,
+            limiter=self.limiter,
+            retry=retry or RetryPolicy(),
+            calls=self.calls,
+            sleep=sleep,
+            write_guard=write_guard,
         )
 
     def __repr__(self) -> str:

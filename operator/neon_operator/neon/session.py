@@ -62,6 +62,7 @@ class Session:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = random.random,
+        write_guard: Callable[[str], None] | None = None,
     ) -> None:
         self.http = http
         self.limiter = limiter
@@ -70,6 +71,7 @@ class Session:
         self._sleep = sleep
         self._clock = clock
         self._random = random
+        self._write_guard = write_guard
 
     async def request(
         self,
@@ -83,7 +85,8 @@ class Session:
         """Send ``method route`` (``route`` formatted with ``path``) and return the JSON body.
 
         Returns ``None`` for an empty body (e.g. 204). Raises a :class:`errors.NeonError`
-        subclass once retries are exhausted or the failure is not retryable.
+        subclass once retries are exhausted or the failure is not retryable, and whatever the
+        write guard raises when it stops a request that may change something.
         """
         url = route.format_map({k: urllib.parse.quote(v, safe="") for k, v in (path or {}).items()})
         headers = {REQUEST_ID_HEADER: str(uuid.uuid4())}
@@ -92,6 +95,8 @@ class Session:
         while True:
             attempt += 1
             await self.limiter.acquire(f"{method} {route}")
+            if self._write_guard is not None and method != "GET":
+                self._write_guard(f"{method} {route}")  # checked per attempt, right before it
             started = self._clock()
             try:
                 response = await self.http.request(
