@@ -132,8 +132,11 @@ class Kube(Protocol):
     async def read_namespace_labels(self, name: str) -> dict[str, str] | None:
         """The labels of Namespace ``name``, or ``None`` if it does not exist."""
 
-    async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None:
-        """Merge ``status`` into the object's status (``None`` values remove fields)."""
+    async def patch_status(
+        self, ref: ObjectRef, status: dict[str, Any], *, resource_version: str | None = None
+    ) -> None:
+        """Merge ``status`` into the object's status (``None`` values remove fields); with
+        ``resource_version``, only at that version (else :class:`Conflict`)."""
 
     async def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
         """Record a Kubernetes Event about the object (failures are logged, not raised)."""
@@ -331,13 +334,23 @@ class KubeClient:
             raise
         return body
 
-    async def patch_status(self, ref: ObjectRef, status: dict[str, Any]) -> None:
+    async def patch_status(
+        self, ref: ObjectRef, status: dict[str, Any], *, resource_version: str | None = None
+    ) -> None:
         self.fence.check(f"patch status of {ref.kind} {ref.name}")
-        patch = {"status": status}
+        patch: dict[str, Any] = {"status": status}
+        if resource_version is not None:
+            patch["metadata"] = {"resourceVersion": resource_version}
         try:
             if ref.namespace is None:
                 await self.custom.patch_cluster_custom_object_status(
-                    GROUP, VERSION, ref.plural, ref.name, patch, _content_type=MERGE_PATCH
+                    GROUP,
+                    VERSION,
+                    ref.plural,
+                    ref.name,
+                    patch,
+                    field_manager=FIELD_MANAGER,
+                    _content_type=MERGE_PATCH,
                 )
             else:
                 await self.custom.patch_namespaced_custom_object_status(
@@ -347,11 +360,14 @@ class KubeClient:
                     ref.plural,
                     ref.name,
                     patch,
+                    field_manager=FIELD_MANAGER,
                     _content_type=MERGE_PATCH,
                 )
         except ApiException as error:
             if error.status == 404:
                 return  # the object is gone; nothing to report on
+            if error.status == 409:
+                raise Conflict(ref.kind, ref.namespace or "", ref.name) from None
             raise
 
     async def patch_object(

@@ -50,6 +50,19 @@ def running(operator) -> bool:
     return "waiting to lead" in operator.log.read_text()
 
 
+def projects_of(neon, namespace: str) -> list[dict]:
+    """The Neon projects of the apps in ``namespace`` (named ``<namespace>-<app>``)."""
+    prefix = f"{namespace}-"
+    return [p for p in neon.projects("sponsored", search=prefix) if p["name"].startswith(prefix)]
+
+
+def delete_all(apps, names: list[str]) -> None:
+    for name in names:
+        apps.delete(name)
+    for name in names:
+        apps.wait(name, lambda obj: obj is None, "deleted")
+
+
 def test_two_operators_started_at_once_create_exactly_one_project_per_app(
     neon, start_operator, apps_in, shared_namespace
 ) -> None:
@@ -65,10 +78,7 @@ def test_two_operators_started_at_once_create_exactly_one_project_per_app(
         apps.create(name, {})
     statuses = {name: apps.wait_condition(name, "True")["status"] for name in names}
 
-    prefix = f"{shared_namespace}-"
-    projects = [
-        p for p in neon.projects("sponsored", search=prefix) if p["name"].startswith(prefix)
-    ]
+    projects = projects_of(neon, shared_namespace)
     per_app = collections.Counter(p["name"] for p in projects)
     twins = {name: count for name, count in per_app.items() if count > 1}
     assert not twins, f"{len(projects)} projects for {APPS} apps: {twins}"
@@ -84,14 +94,35 @@ def test_two_operators_started_at_once_create_exactly_one_project_per_app(
     posts = [op.neon_calls("POST", "/projects") for op in (first, second)]
     assert sorted(posts) == [0, APPS], f"POST /projects by each operator: {posts}"
 
-    for name in names:
-        apps.delete(name)
-    for name in names:
-        apps.wait(name, lambda obj: obj is None, "deleted")
-    left = [p for p in neon.projects("sponsored", search=prefix) if p["name"].startswith(prefix)]
-    assert left == []
+    delete_all(apps, names)
+    assert projects_of(neon, shared_namespace) == []
     assert first.popen.poll() is None
     assert second.popen.poll() is None
+
+
+def test_two_leaders_by_mistake_still_create_one_project_per_app(
+    neon, start_operator, apps_in, shared_namespace
+) -> None:
+    """Defence in depth: two operators given different Leases both lead and both reconcile
+    every app; the creation claim (written at the resourceVersion read) lets one create."""
+    apps = apps_in(shared_namespace)
+    first = start_operator([shared_namespace], "first.log", args=("--leader-election-id", "a"))
+    second = start_operator([shared_namespace], "second.log", args=("--leader-election-id", "b"))
+    for operator in (first, second):
+        operator.wait_serving()
+        until(lambda op=operator: op.leading() and running(op), "leading")
+
+    names = [f"both-{i}" for i in range(8)]
+    for name in names:
+        apps.create(name, {})
+    statuses = {name: apps.wait_condition(name, "True")["status"] for name in names}
+
+    projects = projects_of(neon, shared_namespace)
+    assert sorted(p["id"] for p in projects) == sorted(s["projectId"] for s in statuses.values())
+    posts = sum(op.neon_calls("POST", "/projects") for op in (first, second))
+    assert posts == len(names)
+    delete_all(apps, names)
+    assert projects_of(neon, shared_namespace) == []
 
 
 def identity_of(operator) -> str:
@@ -158,12 +189,6 @@ def test_a_leader_frozen_past_its_lease_writes_nothing_when_it_wakes_up(
     assert writes_by(local_stack.control_plane.audit_log, stale_identity, frozen) == []
     assert neon_writes_logged(stale, frozen) == []
     assert "lost the Lease" in stale.log.read_text()
-    prefix = f"{shared_namespace}-"
-    projects = [
-        p for p in neon.projects("sponsored", search=prefix) if p["name"].startswith(prefix)
-    ]
+    projects = projects_of(neon, shared_namespace)
     assert sorted(p["id"] for p in projects) == sorted(s["projectId"] for s in statuses.values())
-    for name in names:
-        apps.delete(name)
-    for name in names:
-        apps.wait(name, lambda obj: obj is None, "deleted")
+    delete_all(apps, names)

@@ -20,13 +20,13 @@ import pydantic
 from pydantic import Field, StringConstraints
 
 from neon_operator.models.common import (
+    CreatedStatus,
     DeletionPolicy,
     Model,
     ObjectMeta,
     ObjectName,
     PgVersion,
     RegionId,
-    Status,
     TierName,
     Timestamp,
     cel,
@@ -203,7 +203,7 @@ class Consumption(Model):
     """End of the billing period, once it is over."""
 
 
-class NeonAppDatabaseStatus(Status):
+class NeonAppDatabaseStatus(CreatedStatus):
     """What the operator found in Neon; ids here, never in spec."""
 
     project_id: str | None = None
@@ -233,10 +233,6 @@ class NeonAppDatabaseStatus(Status):
     """Usage in the current billing period."""
     last_sync_time: Timestamp | None = None
     """When the operator last compared the project with Neon."""
-    creation_requested: Timestamp | None = None
-    """When the operator asked Neon to create the project, recorded before the call: a
-    restarted operator that finds it set (and no `projectId`) looks for the project it may have
-    created; without it no lookup is needed."""
     auth: NeonAuthStatus | None = None
     """What Neon Auth offers on the default branch (no keys)."""
     data_api: DataApiStatus | None = None

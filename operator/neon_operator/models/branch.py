@@ -21,12 +21,12 @@ from pydantic import Field, StringConstraints
 
 from neon_operator.models.appdatabase import ConnectionSecretSpec
 from neon_operator.models.common import (
+    CreatedStatus,
     DeletionPolicy,
     Model,
     NamespaceName,
     ObjectMeta,
     ObjectName,
-    Status,
     Timestamp,
     cel,
     immutable,
@@ -183,7 +183,7 @@ class NeonBranchSpec(Model):
         return self
 
 
-class NeonBranchStatus(Status):
+class NeonBranchStatus(CreatedStatus):
     """What the operator found in Neon; ids here, never in spec."""
 
     project_id: str | None = None

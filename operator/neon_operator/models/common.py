@@ -166,6 +166,21 @@ class Status(Model):
         return next((c for c in self.conditions if c.type == type_), None)
 
 
+class CreatedStatus(Status):
+    """Status of a kind that makes one Neon object, with the claim that keeps it to one.
+
+    Before asking Neon to create the object, an operator instance writes both fields at the
+    `resourceVersion` it read: of two instances that read the same version, only one can. A
+    later instance that finds them set (and no id of the object yet) first looks in Neon for
+    what the claimant may have made, and waits while another instance's claim is fresh instead
+    of creating a twin."""
+
+    creation_requested: Timestamp | None = None
+    """When an operator instance claimed the creation, written before the call to Neon."""
+    creation_requested_by: str | None = None
+    """Which operator instance claimed it (`<host>_<uuid>`, as in the leadership Lease)."""
+
+
 class SecretKeyRef(Model):
     """A key of a Secret in the referring resource's own namespace."""
 

@@ -28,11 +28,11 @@ from pydantic import Field
 from neon_operator.models.appdatabase import ConnectionSecretSpec
 from neon_operator.models.branch import BranchRef
 from neon_operator.models.common import (
+    CreatedStatus,
     Model,
     NamespaceName,
     ObjectMeta,
     ObjectName,
-    Status,
     Timestamp,
     cel,
     immutable,
@@ -152,7 +152,7 @@ class NeonRestoreSpec(Model):
     the restore awaits finalize (default name `<metadata.name>-inspect`); deleted on finalize."""
 
 
-class NeonRestoreStatus(Status):
+class NeonRestoreStatus(CreatedStatus):
     """Progress of the restore and the branch ids it involved."""
 
     phase: RestorePhase | None = None

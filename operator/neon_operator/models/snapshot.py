@@ -15,10 +15,10 @@ from pydantic import Field, StringConstraints
 
 from neon_operator.models.branch import AppDatabaseRef
 from neon_operator.models.common import (
+    CreatedStatus,
     DeletionPolicy,
     Model,
     ObjectMeta,
-    Status,
     Timestamp,
     cel,
     immutable,
@@ -73,7 +73,7 @@ class NeonSnapshotSpec(Model):
     """`Delete` deletes the Neon snapshot with the resource; `Retain` keeps it."""
 
 
-class NeonSnapshotStatus(Status):
+class NeonSnapshotStatus(CreatedStatus):
     """What Neon reported about the snapshot."""
 
     project_id: str | None = None

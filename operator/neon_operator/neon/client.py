@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import httpx
@@ -333,12 +333,16 @@ class NeonClient:
         project_id: str,
         branch: inputs.BranchCreate | None = None,
         endpoints: Sequence[inputs.EndpointSpec] = (),
+        annotations: Mapping[str, str] | None = None,
     ) -> models.CreatedBranch:
         """Create a branch (of the default branch unless ``branch.parent_id``), optionally at
-        ``parent_lsn`` / ``parent_timestamp``, with the computes in ``endpoints``."""
+        ``parent_lsn`` / ``parent_timestamp``, with the computes in ``endpoints`` and Neon's
+        branch ``annotations`` (``annotation_value``; listed back with the branches)."""
         body: dict[str, Any] = _wrap("branch", branch)
         if endpoints:
             body["endpoints"] = [endpoint.to_json() for endpoint in endpoints]
+        if annotations:
+            body["annotation_value"] = dict(annotations)
         return await self._session.request_model(
             models.CreatedBranch, "POST", _P + "/branches", {"project_id": project_id}, json=body
         )

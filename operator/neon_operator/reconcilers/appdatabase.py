@@ -6,7 +6,8 @@ only when none exists, then brings Neon and the Secret to the spec::
 
     resolve NeonConfig → tier's org ─┐ (AccountProblem → Ready=False, retry in retryDelay)
     locate project ──────────────────┤ status.projectId │ spec.adoptProjectId │ ownership lookup
-      └─ none: create, then at once write ids to status and the Secret (crash window ≈ 0)
+      └─ none: claim the creation (claims: one instance, at the version read), create, then
+               at once write ids to status and the Secret (crash window ≈ 0)
     org ≠ tier's org → transfer;  name / history retention → PATCH project
     compute (spec over NeonConfig defaults) ≠ endpoint → PATCH endpoint, wait
     password-rotation token new → reset password, wait
@@ -43,7 +44,7 @@ from neon_operator.models import (
 )
 from neon_operator.models.appdatabase import KIND
 from neon_operator.neon import inputs
-from neon_operator.reconcilers import connection_secret, integrations
+from neon_operator.reconcilers import claims, connection_secret, integrations
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
@@ -315,15 +316,18 @@ async def _locate(
         project = _project(found, "adopted")
         project.branch_id = await _adoptable_default_branch(ctx, db, client, found.id)
     else:
-        recovered = None
-        if status.creation_requested is not None:  # an earlier create may have reached Neon
-            recovered = await ownership.find_created(
+        recovered = await claims.claim(
+            ctx,
+            report,
+            made="projectId",
+            find=lambda: ownership.find_created(  # an earlier create may have reached Neon
                 client,
                 name=project_name(db),
                 org_id=org_id,
                 key=ctx.settings.owner_annotation,
                 uid=db.metadata.uid or "",
-            )
+            ),
+        )
         if recovered is None:
             return await _create(ctx, db, report, client, org_id, compute)
         project = _project(await client.get_project(recovered.id), "recovered")
@@ -426,9 +430,7 @@ async def _create(
         ),
         default_endpoint_settings=inputs.EndpointSettings(**_endpoint_limits(compute)),
     )
-    report.update(creation_requested=ctx.clock())
-    await report.flush()  # before the call: a restart then knows to look for this project
-    created = await client.create_project(request)
+    created = await client.create_project(request)  # claimed: a restart looks for it first
     ctx.crash_after("create_project")
     endpoint = next((e for e in created.endpoints if e.type == "read_write"), None)
     role = next((r for r in created.roles if r.name == branch.role_name), None)

@@ -6,17 +6,21 @@
       └─ Ready=False ParentNotFound / ParentNotReady, retry in retryDelay (waiting, not failed)
     own the resource by the NeonAppDatabase (garbage collected with it)
     branch id in status ─→ GET branch (follow a NeonRestore's replacement, rename if needed)
-      └─ none: parentTimestamp outside the history window → Ready=False OutsideHistoryWindow
-               a branch of that name and parent exists (crash before status) → take it over
-               else create branch + compute in one call; ids to status at once
+      └─ none: claim the creation (claims: one operator instance, at the version read); a
+               branch an earlier claim made (annotated with this resource's uid) → take it over
+               a branch of that name made by anyone else → Ready=False BranchNameTaken
+               parentTimestamp outside the history window → Ready=False OutsideHistoryWindow
+               else create branch + compute in one call, annotated
+               ``neon.operator.dev/uid: <metadata.uid>``; ids to status at once
     compute wanted ≠ endpoint → create / PATCH endpoint, wait
     Secret ≠ rendering → write (user and database of the app's default branch)
     spec.auth / spec.dataApi → :mod:`.integrations` (the branch's own Neon Auth and Data API)
     Ready=True
 
 The Neon branch name is ``spec.branchName`` or ``metadata.name``: unique among the app's
-NeonBranches because NeonBranches of one namespace have unique names, and it is how a restarted
-operator finds a branch it created but never recorded.
+NeonBranches because NeonBranches of one namespace have unique names. A restarted operator finds
+a branch it created but never recorded by the uid annotation (Neon's branch annotations), as
+projects are found: never a same-named branch someone else made.
 
 Deletion (``deletionPolicy: Delete``) deletes the Neon branch; Neon's ``NotFound`` (the project
 is already gone with its NeonAppDatabase) counts as done. Neon refuses to delete a branch that
@@ -44,7 +48,7 @@ from neon_operator.models import (
 )
 from neon_operator.models.branch import KIND
 from neon_operator.neon import inputs
-from neon_operator.reconcilers import connection_secret, dependents, integrations
+from neon_operator.reconcilers import claims, connection_secret, dependents, integrations
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
@@ -185,6 +189,7 @@ async def _converge(
     project_id = app.status.project_id
     assert project_id is not None
     report.update(project_id=project_id, config_name=account.name)
+    await report.flush()  # a deletion after a crash looks for the branch in this project
     if br.status.branch_id is not None:
         found = await _current(ctx, client, br, report, project_id)
     else:
@@ -324,17 +329,22 @@ async def _locate_or_create(
     compute: Compute,
 ) -> _Found:
     name = branch_name(br)
-    same_name = [b for b in await client.list_branches(project_id, search=name) if b.name == name]
-    if same_name:
-        existing = same_name[0]
-        if existing.parent_id != parent_id:
-            raise errors.AwaitChange(
-                "BranchNameTaken",
-                f"project {project_id} already has a branch named {name!r} with another parent; "
-                "set spec.branchName to a free name",
-            )
-        await report.event("Normal", "BranchRecovered", f"took over Neon branch {existing.id}")
-        return _Found(existing)
+    uid = br.metadata.uid or ""
+    recovered = await claims.claim(
+        ctx,
+        report,
+        made="branchId",
+        find=lambda: created_branch(ctx, client, project_id, name, uid),
+    )
+    if recovered is not None:
+        await report.event("Normal", "BranchRecovered", f"took over Neon branch {recovered.id}")
+        return _Found(recovered)
+    if any(b.name == name for b in await client.list_branches(project_id, search=name)):
+        raise errors.AwaitChange(
+            "BranchNameTaken",
+            f"project {project_id} already has a branch named {name!r} that this NeonBranch did "
+            "not create; set spec.branchName to a free name",
+        )
     await _check_window(ctx, client, br, project_id)
     kind = br.spec.compute.type
     endpoints = (
@@ -349,7 +359,9 @@ async def _locate_or_create(
         parent_timestamp=br.spec.parent_timestamp,
     )
     try:
-        created = await client.create_branch(project_id, request, endpoints)
+        created = await client.create_branch(
+            project_id, request, endpoints, annotations={ctx.settings.owner_annotation: uid}
+        )
     except neon.InvalidRequestError as error:
         pit = br.spec.parent_timestamp is not None or br.spec.parent_lsn is not None
         if pit and any(hint in error.message.lower() for hint in WINDOW_HINTS):
@@ -373,6 +385,16 @@ async def _locate_or_create(
         found.address = created.connection_uris[0].connection_parameters.host
     await client.wait_for_operations(created.operations)
     return found
+
+
+async def created_branch(
+    ctx: Context, client: neon.NeonClient, project_id: str, name: str, uid: str
+) -> neon.Branch | None:
+    """The branch named ``name`` that the NeonBranch ``uid`` created (its uid annotation)."""
+    for found in await client.list_branches(project_id, search=name):
+        if found.name == name and found.annotations.get(ctx.settings.owner_annotation) == uid:
+            return found
+    return None
 
 
 async def _ensure_endpoint(
@@ -514,15 +536,15 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
     async with dependents.failures(ctx, report, config_name):
         branch_id = status.branch_id
         try:
-            if branch_id is None:  # created, then crashed before recording it
-                name = branch_name(br)
-                found = await client.list_branches(status.project_id, search=name)
-                match = [
-                    b for b in found if b.name == name and b.parent_id == status.parent_branch_id
-                ]
-                if not match:
+            if branch_id is None:  # claimed; may have been created before a crash
+                if status.creation_requested is None:
                     return
-                branch_id = match[0].id
+                made = await created_branch(
+                    ctx, client, status.project_id, branch_name(br), br.metadata.uid or ""
+                )
+                if made is None:
+                    return
+                branch_id = made.id
             await client.delete_branch(status.project_id, branch_id)
         except neon.NotFound:
             return  # the project is gone (its NeonAppDatabase deleted it): nothing left to do

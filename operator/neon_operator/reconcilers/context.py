@@ -53,7 +53,7 @@ class Context:
     crash_after: Callable[[str], None] = _no_crash
     """Called with a step name right after that step's Neon call (see ``CRASH_AFTER_ENV``)."""
     identity: str = "neon-operator"
-    """This process's identity in the leader election."""
+    """This process's identity in the leader election: what its creation claims carry."""
     _locks: dict[str, asyncio.Lock] = dataclasses.field(default_factory=dict)
 
     def lock(self, uid: str) -> asyncio.Lock:

@@ -2,8 +2,10 @@
 
 A reconcile changes :attr:`Report.status` as it learns things and calls :meth:`Report.flush` when
 the world must see them: right after Neon created a project (so a crash cannot lose its id),
-before a long wait (so people see ``Provisioning``), and at the end. ``flush`` patches only when
-something changed, and posts an Event whenever the ``Ready`` condition changes status or reason.
+before a long wait (so people see ``Provisioning``), and at the end. ``flush`` patches only the
+fields that changed since this reconcile read or wrote them (a merge patch: a field it never
+touched, e.g. an id another operator instance wrote meanwhile, is not reset from a stale read),
+and posts an Event whenever the ``Ready`` condition changes status or reason.
 """
 
 from __future__ import annotations
@@ -68,12 +70,27 @@ class Report(Generic[S]):
         """Post a Kubernetes Event about the object."""
         await self._ctx.kube.post_event(self.ref, type_, reason, message)
 
+    async def write_at(self, resource_version: str, **fields: Any) -> None:
+        """Set these status fields and write them alone, at ``resource_version``:
+        :class:`~neon_operator.kube.Conflict` if the object changed since that version."""
+        self.update(**fields)
+        partial = self.status.model_dump(mode="json", include=set(fields))
+        await self._ctx.kube.patch_status(self.ref, partial, resource_version=resource_version)
+        self._written = self._written.model_copy(update=fields)
+
     async def flush(self) -> None:
         """Write the status if it changed; post an Event if ``Ready`` changed."""
         if self.status == self._written:
             return
         before, after = self._written.condition(READY), self.status.condition(READY)
-        await self._ctx.kube.patch_status(self.ref, self.status.model_dump(mode="json"))
+        changed = {
+            name
+            for name in type(self.status).model_fields
+            if getattr(self.status, name) != getattr(self._written, name)
+        }
+        await self._ctx.kube.patch_status(
+            self.ref, self.status.model_dump(mode="json", include=changed)
+        )
         self._written = self.status
         if after is not None and conditions.changed(before, after):
             healthy = after.status == "True" or after.reason in PROGRESS_REASONS

@@ -4,8 +4,9 @@
 
     NeonSnapshot / its NeonAppDatabase / the target NeonBranch missing or not Ready → Pending
     target branch id → status (kept: the target's id changes when the restore finalizes)
-    restored branch: status │ a branch restored from this snapshot for this restore (crash) │
-                     POST snapshots/{id}/restore {target_branch_id, finalize_restore: Finalize}
+    restored branch: status │ claim the creation (claims: one operator instance); after an
+                     earlier claim, a branch restored from this snapshot for this restore
+                     (crash) │ POST snapshots/{id}/restore {target_branch_id, finalize_restore}
     Staged and not yet finalize: true → the restored branch gets a read-only compute (found on
         the branch after a crash, else created) and the inspect Secret → AwaitingFinalize
     Staged and finalize: true → delete the read-only compute(s) of the restored branch →
@@ -45,7 +46,14 @@ from neon_operator.models import (
 )
 from neon_operator.models.restore import KIND
 from neon_operator.neon import inputs
-from neon_operator.reconcilers import appdatabase, branch, connection_secret, dependents, snapshot
+from neon_operator.reconcilers import (
+    appdatabase,
+    branch,
+    claims,
+    connection_secret,
+    dependents,
+    snapshot,
+)
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
@@ -374,16 +382,20 @@ async def _restore(
 ) -> str:
     """The restored branch: found (after a crash) or made now."""
     snapshot_id = report.status.snapshot_id
+    assert snapshot_id is not None
+    await report.flush()  # a deletion after a crash looks for the branch in this project
+    found = await claims.claim(
+        ctx,
+        report,
+        made="restoredBranchId",
+        find=lambda: _restored_branch(client, restore, project_id, snapshot_id, target_id),
+    )
+    if found is not None:
+        return found.id
     name = staged_name(restore)
     branches = await client.list_branches(project_id)
-    for candidate in branches:
-        if candidate.restored_from == snapshot_id and (
-            candidate.name == name or candidate.restored_as == target_id
-        ):
-            return candidate.id
     target_name = next((b.name for b in branches if b.id == target_id), None)
     old_name_taken = any(b.name == f"{target_name} (old)" for b in branches)
-    assert snapshot_id is not None
     report.update(phase=RestorePhase.RESTORING)
     report.ready("False", "Provisioning", f"restoring snapshot {snapshot_id} onto {target_id}")
     await report.flush()
@@ -405,6 +417,24 @@ async def _restore(
     )
     await client.wait_for_operations(result.operations)
     return result.branch.id
+
+
+async def _restored_branch(
+    client: neon.NeonClient,
+    restore: NeonRestore,
+    project_id: str,
+    snapshot_id: str,
+    target_id: str | None,
+) -> neon.Branch | None:
+    """The branch this NeonRestore restored from its snapshot, if Neon has it: named after the
+    restore (its uid in the name) or, once finalized, in the target's place."""
+    name = staged_name(restore)
+    for candidate in await client.list_branches(project_id):
+        if candidate.restored_from == snapshot_id and (
+            candidate.name == name or (target_id is not None and candidate.restored_as == target_id)
+        ):
+            return candidate
+    return None
 
 
 async def _finish(
@@ -450,14 +480,16 @@ async def _finish(
 
 
 async def delete(ctx: Context, body: dict[str, Any]) -> None:
-    """A completed restore leaves nothing to clean up; a staged one never finalized deletes the
-    restored branch it made (the target was never touched)."""
+    """A completed restore leaves nothing to clean up; one never finalized deletes the restored
+    branch it made (the target was never touched), also one made and never recorded before a
+    crash (the creation claim says to look)."""
     restore = NeonRestore.model_validate(body)
     status = restore.status
     if (
-        status.phase != RestorePhase.AWAITING_FINALIZE
+        status.phase == RestorePhase.COMPLETED
         or status.project_id is None
-        or status.restored_branch_id is None
+        or status.snapshot_id is None
+        or (status.restored_branch_id is None and status.creation_requested is None)
     ):
         return
     report: RestoreReport = Report(ctx, object_ref(restore), restore.metadata.generation, status)
@@ -465,9 +497,20 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
     async with dependents.failures(ctx, report, config_name):
         client = await dependents.account_client(ctx, config_name, namespace=None)
         try:
-            await client.delete_branch(status.project_id, status.restored_branch_id)
+            if status.restored_branch_id is not None:
+                restored = await client.get_branch(status.project_id, status.restored_branch_id)
+            else:
+                made = await _restored_branch(
+                    client, restore, status.project_id, status.snapshot_id, None
+                )
+                if made is None:
+                    return
+                restored = made
+            if restored.restore_status != "restored":
+                return  # finalized: it took the target's place and is the target now
+            await client.delete_branch(status.project_id, restored.id)
         except neon.NotFound:
             return
         await report.event(
-            "Normal", "RestoreAbandoned", f"deleted unfinalized branch {status.restored_branch_id}"
+            "Normal", "RestoreAbandoned", f"deleted unfinalized branch {restored.id}"
         )

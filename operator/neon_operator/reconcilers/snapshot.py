@@ -4,11 +4,15 @@
 
     NeonAppDatabase missing / not Ready → Ready=False ParentNotFound / ParentNotReady (waiting)
     snapshot id in status → nothing to do (a snapshot never changes)
-      └─ none: a snapshot of that name of the default branch exists (crash before status)
-               → take it over; else create it, id to status at once, wait for its operations
+      └─ none: claim the creation (claims: one operator instance, at the version read); after
+               an earlier claim, a snapshot of that name of the default branch (made before a
+               crash) → take it over; else create it, id to status at once, wait for it
 
-The Neon snapshot name is ``spec.snapshotName`` or ``metadata.name``. Deletion deletes the Neon
-snapshot (``deletionPolicy: Delete``); ``NotFound`` (expired, or the project is gone) is success.
+The Neon snapshot name is ``spec.snapshotName`` or ``metadata.name``. Neon's snapshots carry no
+annotations, so the name and source branch are what identify one made before a crash; they are
+looked up only when this resource claimed a creation before. Deletion deletes the Neon snapshot
+(``deletionPolicy: Delete``), also one created and never recorded (the claim says to look);
+``NotFound`` (expired, or the project is gone) is success.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from neon_operator import kube, neon
 from neon_operator.accounts import AccountProblem
 from neon_operator.models import DeletionPolicy, NeonSnapshot, NeonSnapshotStatus
 from neon_operator.models.snapshot import KIND
-from neon_operator.reconcilers import dependents
+from neon_operator.reconcilers import claims, dependents
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
@@ -70,15 +74,16 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
         project_id, branch_id = app.status.project_id, app.status.default_branch_id
         assert project_id is not None
         assert branch_id is not None
-        report.update(project_id=project_id, config_name=app.spec.config_ref.name)
+        report.update(
+            project_id=project_id, config_name=app.spec.config_ref.name, source_branch_id=branch_id
+        )
+        await report.flush()  # a deletion after a crash looks for the snapshot here
         name = snapshot_name(snap)
-        existing = next(
-            (
-                s
-                for s in await client.list_snapshots(project_id)
-                if s.name == name and s.source_branch_id == branch_id
-            ),
-            None,
+        existing = await claims.claim(
+            ctx,
+            report,
+            made="snapshotId",
+            find=lambda: _created(client, project_id, name, branch_id),
         )
         if existing is not None:
             _record(report, existing)
@@ -100,6 +105,16 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
         await report.flush()
 
 
+async def _created(
+    client: neon.NeonClient, project_id: str, name: str, branch_id: str
+) -> neon.Snapshot | None:
+    """The snapshot named ``name`` of ``branch_id``, if one exists."""
+    for found in await client.list_snapshots(project_id):
+        if found.name == name and found.source_branch_id == branch_id:
+            return found
+    return None
+
+
 def _record(report: SnapshotReport, found: neon.Snapshot) -> None:
     report.update(
         snapshot_id=found.id,
@@ -116,12 +131,15 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
     snap = NeonSnapshot.model_validate(body)
     report: SnapshotReport = Report(ctx, object_ref(snap), snap.metadata.generation, snap.status)
     status = snap.status
-    if status.project_id is None or status.snapshot_id is None:
-        return
+    if status.project_id is None or (
+        status.snapshot_id is None and status.creation_requested is None
+    ):
+        return  # never asked Neon for a snapshot
     if ctx.settings.is_paused(snap.metadata.annotations) or (
         snap.spec.deletion_policy == DeletionPolicy.RETAIN
     ):
-        await report.event("Normal", "SnapshotRetained", f"snapshot {status.snapshot_id} kept")
+        kept = status.snapshot_id or f"{snapshot_name(snap)!r}"
+        await report.event("Normal", "SnapshotRetained", f"snapshot {kept} kept")
         return
     config_name = status.config_name or "default"
     try:
@@ -130,8 +148,18 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
         message = f"cannot delete Neon snapshot {status.snapshot_id}: {problem.message}"
         raise await dependents.waiting(ctx, report, problem.reason, message) from None
     async with dependents.failures(ctx, report, config_name):
+        snapshot_id = status.snapshot_id
         try:
-            await client.delete_snapshot(status.project_id, status.snapshot_id)
+            if snapshot_id is None:  # claimed; may have been created before a crash
+                if status.source_branch_id is None:
+                    return
+                made = await _created(
+                    client, status.project_id, snapshot_name(snap), status.source_branch_id
+                )
+                if made is None:
+                    return
+                snapshot_id = made.id
+            await client.delete_snapshot(status.project_id, snapshot_id)
         except neon.NotFound:
             return  # expired, or the project is gone with its NeonAppDatabase
-        await report.event("Normal", "SnapshotDeleted", f"deleted snapshot {status.snapshot_id}")
+        await report.event("Normal", "SnapshotDeleted", f"deleted snapshot {snapshot_id}")
