@@ -35,7 +35,16 @@ from kubernetes.aio.client.exceptions import ApiException
 from neon_operator.fencing import Fence
 from neon_operator.models import GROUP, VERSION
 
-__all__ = ["FIELD_MANAGER", "Conflict", "Kube", "KubeClient", "ObjectRef", "SecretState"]
+__all__ = [
+    "FIELD_MANAGER",
+    "Conflict",
+    "Kube",
+    "KubeClient",
+    "ObjectRef",
+    "SecretState",
+    "secret_body",
+    "secret_patch",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +184,57 @@ def _present(values: Mapping[str, str | None]) -> dict[str, str]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def secret_body(
+    namespace: str,
+    name: str,
+    *,
+    data: Mapping[str, str | None],
+    labels: Mapping[str, str | None],
+    annotations: Mapping[str, str | None],
+    owner: ObjectRef,
+) -> dict[str, Any]:
+    """The body :meth:`Kube.write_secret` creates a Secret with (``None`` values left out)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": _present(labels),
+            "annotations": _present(annotations),
+            "ownerReferences": [owner.owner_reference()],
+        },
+        "data": {k: _encode(v) for k, v in _present(data).items()},
+    }
+
+
+def secret_patch(
+    current: SecretState,
+    *,
+    data: Mapping[str, str | None],
+    labels: Mapping[str, str | None],
+    annotations: Mapping[str, str | None],
+    owner: ObjectRef,
+) -> dict[str, Any]:
+    """The JSON merge patch :meth:`Kube.write_secret` changes the Secret read as ``current``
+    with: at its resourceVersion, ``owner`` as controller, other non-controller owners kept."""
+    others = [
+        ref
+        for ref in current.owner_references
+        if not ref.get("controller") and ref.get("uid") != owner.uid
+    ]
+    return {
+        "metadata": {
+            "resourceVersion": current.resource_version,
+            "labels": dict(labels),
+            "annotations": dict(annotations),
+            "ownerReferences": [*others, owner.owner_reference()],
+        },
+        "data": {k: _encode(v) if v is not None else None for k, v in data.items()},
+    }
+
+
 class KubeClient:
     """:class:`Kube` over ``kubernetes.aio`` with the current kubeconfig or in-cluster account."""
 
@@ -239,21 +299,10 @@ class KubeClient:
         current: SecretState | None = None,
     ) -> None:
         self.fence.check(f"write Secret {namespace}/{name}")
-        encoded = {k: _encode(v) if v is not None else None for k, v in data.items()}
         if current is None:
-            body = {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "type": "Opaque",
-                "metadata": {
-                    "name": name,
-                    "namespace": namespace,
-                    "labels": _present(labels),
-                    "annotations": _present(annotations),
-                    "ownerReferences": [owner.owner_reference()],
-                },
-                "data": _present(encoded),
-            }
+            body = secret_body(
+                namespace, name, data=data, labels=labels, annotations=annotations, owner=owner
+            )
             try:
                 await self.core.create_namespaced_secret(
                     namespace, body, field_manager=FIELD_MANAGER
@@ -263,20 +312,9 @@ class KubeClient:
                     raise Conflict("Secret", namespace, name) from None
                 raise
             return
-        others = [
-            ref
-            for ref in current.owner_references
-            if not ref.get("controller") and ref.get("uid") != owner.uid
-        ]
-        patch = {
-            "metadata": {
-                "resourceVersion": current.resource_version,
-                "labels": dict(labels),
-                "annotations": dict(annotations),
-                "ownerReferences": [*others, owner.owner_reference()],
-            },
-            "data": encoded,
-        }
+        patch = secret_patch(
+            current, data=data, labels=labels, annotations=annotations, owner=owner
+        )
         try:
             await self.core.patch_namespaced_secret(
                 name, namespace, patch, field_manager=FIELD_MANAGER, _content_type=MERGE_PATCH

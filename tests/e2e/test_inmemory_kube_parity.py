@@ -4,13 +4,13 @@ reconciler tier (tests/operator/reconcilers) stand in for a cluster."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.aio.client.exceptions import ApiException
 from kubernetes.client import ApiClient
 
 from neon_operator import kube
@@ -40,6 +40,15 @@ def app(name: str, **metadata: Any) -> dict[str, Any]:
         "spec": {"tier": "free"},
         "status": {"projectId": "forged-at-create"},
     }
+
+
+async def conflicts(write: Awaitable[object]) -> str:
+    """``"Conflict"`` if the write raised :class:`kube.Conflict`, else ``"accepted"``."""
+    try:
+        await write
+    except kube.Conflict:
+        return "Conflict"
+    return "accepted"
 
 
 async def scenario(api: kube.Kube, namespace: str) -> list[Any]:
@@ -84,35 +93,116 @@ async def scenario(api: kube.Kube, namespace: str) -> list[Any]:
     seen.append(("status", after["status"], after["metadata"]["generation"]))
 
     stale = first["metadata"]["resourceVersion"]
-    try:
-        await api.patch_object(ref, {"metadata": {"resourceVersion": stale, "labels": {"z": "1"}}})
-        seen.append(("stale", "accepted"))
-    except ApiException as error:
-        seen.append(("stale", error.status))
+    seen.append(
+        (
+            "stale",
+            await conflicts(
+                api.patch_object(
+                    ref, {"metadata": {"resourceVersion": stale, "labels": {"z": "1"}}}
+                )
+            ),
+            await conflicts(api.patch_object(ref, {"spec": {"tier": "x"}}, resource_version=stale)),
+            await conflicts(api.patch_status(ref, {"projectId": "x"}, resource_version=stale)),
+        )
+    )
+    now = (await api.read_object(ref) or {})["metadata"]["resourceVersion"]
+    await api.patch_status(ref, {"projectId": "p-2"}, resource_version=now)
+    now = (await api.read_object(ref) or {})["metadata"]["resourceVersion"]
+    at_version = await api.patch_object(
+        ref, {"metadata": {"labels": {"v": "1"}}}, resource_version=now
+    )
+    assert at_version is not None
+    seen.append(("at version", at_version["status"], at_version["metadata"]["labels"]))
 
     for selector in (None, "team=x", "team!=x", "team", "!team", "team in (x,y)"):
         listed = await api.list_objects(APPS, namespace, label_selector=selector)
         seen.append(("list", selector, [body["metadata"]["name"] for body in listed]))
 
-    owner = ref
-    for data in ({"A": "1", "B": "2"}, {"A": "3"}):
-        await api.write_secret(
-            namespace, "s", data=data, labels={"l": data["A"]}, annotations={"n": "m"}, owner=owner
-        )
+    other = await api.read_object(dataclasses.replace(ref, name="b", uid=""))
+    assert other is not None
+    other_ref = dataclasses.replace(ref, name="b", uid=other["metadata"]["uid"])
+    uids = {ref.uid: "a", other_ref.uid: "b"}
+
+    async def secret_seen(what: str) -> kube.SecretState:
         secret = await api.read_secret(namespace, "s")
         assert secret is not None
-        seen.append(
-            (
-                "secret",
-                secret.data,
-                secret.labels,
-                secret.annotations,
-                secret.controller_uid == owner.uid,
-            )
+        owners = [{**owner, "uid": uids.get(owner["uid"])} for owner in secret.owner_references]
+        controller = uids.get(secret.controller_uid or "")
+        seen.append((what, secret.data, secret.labels, secret.annotations, controller, owners))
+        return secret
+
+    await api.write_secret(
+        namespace,
+        "s",
+        data={"A": "1", "B": "2", "C": None},
+        labels={"l": "1", "m": "2"},
+        annotations={"n": "m"},
+        owner=ref,
+    )
+    created = await secret_seen("secret created")
+    seen.append(
+        (
+            "create again",
+            await conflicts(
+                api.write_secret(namespace, "s", data={}, labels={}, annotations={}, owner=ref)
+            ),
         )
-    await api.delete_secret(namespace, "s")
+    )
+    await api.write_secret(
+        namespace,
+        "s",
+        data={"A": "3", "B": None},
+        labels={"l": None},
+        annotations={"o": "p"},
+        owner=other_ref,
+        current=created,
+    )
+    patched = await secret_seen("secret patched")
+    seen.append(
+        (
+            "secret versions",
+            patched.uid == created.uid,
+            patched.resource_version != created.resource_version,
+        )
+    )
+    seen.append(
+        (
+            "secret stale",
+            await conflicts(
+                api.write_secret(
+                    namespace,
+                    "s",
+                    data={"A": "4"},
+                    labels={},
+                    annotations={},
+                    owner=ref,
+                    current=created,
+                )
+            ),
+            await conflicts(api.delete_secret(namespace, "s", current=created)),
+        )
+    )
+    await secret_seen("secret kept")
+    await api.delete_secret(namespace, "s", current=patched)
+    await api.delete_secret(namespace, "s", current=patched)
     await api.delete_secret(namespace, "s")
     seen.append(("secret gone", await api.read_secret(namespace, "s")))
+    seen.append(
+        (
+            "patch vanished secret",
+            await conflicts(
+                api.write_secret(
+                    namespace, "s", data={}, labels={}, annotations={}, owner=ref, current=patched
+                )
+            ),
+            await api.read_secret(namespace, "s"),
+        )
+    )
+
+    await api.delete_object(dataclasses.replace(other_ref, uid=str(uuid.uuid4())))
+    seen.append(("namesake kept", await api.read_object(other_ref) is not None))
+    await api.delete_object(other_ref)
+    seen.append(("deleted by uid", await api.read_object(other_ref)))
 
     await api.patch_object(ref, {"metadata": {"finalizers": [HOLD]}})
     await api.delete_object(ref)

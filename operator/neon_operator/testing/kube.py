@@ -5,12 +5,20 @@ reconcilers do with it:
 
 * **Not found / already exists.** Reads of a missing object give ``None``; creating an existing
   custom object gives ``False``; deleting a missing one, or patching the status of one, is a
-  no-op; ``write_secret`` creates, or replaces when the Secret exists (the client's
-  create-then-replace on 409).
+  no-op.
 * **resourceVersion.** Every write that changes an object stores a new, increasing
-  ``metadata.resourceVersion``; a no-op patch keeps it. A patch or :meth:`InMemoryKube.replace`
-  carrying ``metadata.resourceVersion`` is a precondition: another version fails with the same
-  409 ``ApiException`` the client raises.
+  ``metadata.resourceVersion``; a no-op patch keeps it. A patch carrying
+  ``metadata.resourceVersion``, and ``resource_version=`` of ``patch_status`` / ``patch_object``,
+  is a precondition: another version fails with :class:`~neon_operator.kube.Conflict` through
+  the protocol, and with a 409 ``ApiException`` through :meth:`InMemoryKube.patch` and
+  :meth:`InMemoryKube.replace` (what ``kubectl`` gets).
+* **Secrets, optimistically.** ``write_secret`` without ``current`` creates (``Conflict`` if the
+  name is taken); with ``current`` it merge-patches the Secret at ``current.resource_version``
+  (``Conflict`` if it changed or vanished): ``None`` removes a data key, label or annotation,
+  others stay; ``ownerReferences`` become the other non-controller owners plus the writer as
+  controller. ``delete_secret`` with ``current`` has the uid and resourceVersion preconditions
+  (``Conflict`` on a mismatch; a Secret already gone is a no-op). ``delete_object`` with
+  ``ref.uid`` set leaves a namesake with another uid alone.
 * **generation and the status subresource.** ``metadata.generation`` starts at 1 and grows only
   when ``spec`` changes. Status is written through :meth:`patch_status` alone: ``status`` in a
   create body, a patch or a replace is dropped, as the apiserver does for CRDs with a status
@@ -42,7 +50,7 @@ import datetime
 import itertools
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from kubernetes.aio.client.exceptions import ApiException
@@ -139,6 +147,10 @@ def _check(found: re.Match[str]) -> Callable[[dict[str, str]], bool]:
     return lambda labels: labels.get(key) == value
 
 
+def _encode(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
 def _labels(body: dict[str, Any]) -> dict[str, str]:
     return dict(body["metadata"].get("labels") or {})
 
@@ -179,6 +191,9 @@ class InMemoryKube:
             labels=dict(meta.get("labels") or {}),
             annotations=dict(meta.get("annotations") or {}),
             controller_uid=next((o["uid"] for o in owners if o.get("controller")), None),
+            owner_references=tuple(copy.deepcopy(owners)),
+            uid=meta["uid"],
+            resource_version=meta["resourceVersion"],
         )
 
     async def write_secret(
@@ -186,34 +201,45 @@ class InMemoryKube:
         namespace: str,
         name: str,
         *,
-        data: dict[str, str],
-        labels: dict[str, str],
-        annotations: dict[str, str],
+        data: Mapping[str, str | None],
+        labels: Mapping[str, str | None],
+        annotations: Mapping[str, str | None],
         owner: kube.ObjectRef,
+        current: kube.SecretState | None = None,
     ) -> None:
-        body = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "Opaque",
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "labels": dict(labels),
-                "annotations": dict(annotations),
-                "ownerReferences": [owner.owner_reference()],
-            },
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        }
-        current = self._objects.get((SECRETS, namespace, name))
+        key = (SECRETS, namespace, name)
         if current is None:
-            self._store((SECRETS, namespace, name), body, new=True)
+            if key in self._objects:
+                raise kube.Conflict("Secret", namespace, name)  # the client's create → 409
+            body = kube.secret_body(
+                namespace, name, data=data, labels=labels, annotations=annotations, owner=owner
+            )
+            self._store(key, body, new=True)
             return
-        # An unconditional PUT (no resourceVersion): Secrets allow it; metadata the body does
-        # not carry (finalizers) is dropped, as a real replace drops it.
-        self._store((SECRETS, namespace, name), body, previous=current)
+        patch = kube.secret_patch(
+            current, data=data, labels=labels, annotations=annotations, owner=owner
+        )
+        try:
+            patched = self._patch(key, patch)
+        except ApiException:  # 409: changed since it was read
+            raise kube.Conflict("Secret", namespace, name) from None
+        if patched is None:  # 404: gone since it was read
+            raise kube.Conflict("Secret", namespace, name)
 
-    async def delete_secret(self, namespace: str, name: str) -> None:
-        self._delete((SECRETS, namespace, name))
+    async def delete_secret(
+        self, namespace: str, name: str, *, current: kube.SecretState | None = None
+    ) -> None:
+        key = (SECRETS, namespace, name)
+        found = self._objects.get(key)
+        if found is None:
+            return
+        meta = found["metadata"]
+        if current is not None and (current.uid, current.resource_version) != (
+            meta["uid"],
+            meta["resourceVersion"],
+        ):
+            raise kube.Conflict("Secret", namespace, name)  # a failed precondition: 409
+        self._delete(key)
 
     async def read_cluster_object(self, plural: str, name: str) -> dict[str, Any] | None:
         return self._read((plural, "", name))
@@ -225,11 +251,18 @@ class InMemoryKube:
     async def read_object(self, ref: kube.ObjectRef) -> dict[str, Any] | None:
         return self._read(self._key(ref))
 
-    async def patch_status(self, ref: kube.ObjectRef, status: dict[str, Any]) -> None:
+    async def patch_status(
+        self, ref: kube.ObjectRef, status: dict[str, Any], *, resource_version: str | None = None
+    ) -> None:
         key = self._key(ref)
         current = self._objects.get(key)
         if current is None:
             return  # as the client: the object is gone, nothing to report on
+        if (
+            resource_version is not None
+            and resource_version != current["metadata"]["resourceVersion"]
+        ):
+            raise kube.Conflict(ref.kind, ref.namespace or "", ref.name)
         updated = copy.deepcopy(current)
         updated["status"] = merge_patch(current.get("status") or {}, status)
         self._store(key, updated, previous=current, status=True)
@@ -248,9 +281,15 @@ class InMemoryKube:
         )
 
     async def patch_object(
-        self, ref: kube.ObjectRef, patch: dict[str, Any]
+        self, ref: kube.ObjectRef, patch: dict[str, Any], *, resource_version: str | None = None
     ) -> dict[str, Any] | None:
-        return self._patch(self._key(ref), patch)
+        if resource_version is not None:
+            metadata = {**patch.get("metadata", {}), "resourceVersion": resource_version}
+            patch = {**patch, "metadata": metadata}
+        try:
+            return self._patch(self._key(ref), patch)
+        except ApiException:  # 409, as the client turns it
+            raise kube.Conflict(ref.kind, ref.namespace or "", ref.name) from None
 
     async def list_objects(
         self, plural: str, namespace: str, *, label_selector: str | None = None
@@ -270,7 +309,11 @@ class InMemoryKube:
         return True
 
     async def delete_object(self, ref: kube.ObjectRef) -> None:
-        self._delete(self._key(ref))
+        key = self._key(ref)
+        found = self._objects.get(key)
+        if found is None or (ref.uid and ref.uid != found["metadata"]["uid"]):
+            return  # gone, or a namesake made since: the client's 404 / 409 precondition
+        self._delete(key)
 
     # -- what a person (kubectl) or kopf does ------------------------------------------------
 
@@ -315,7 +358,7 @@ class InMemoryKube:
             "kind": "Secret",
             "type": "Opaque",
             "metadata": metadata,
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+            "data": {k: _encode(v) for k, v in data.items()},
         }
         return self.create(SECRETS, body, namespace=namespace)
 

@@ -122,8 +122,14 @@ async def test_a_write_at_a_stale_resource_version_conflicts() -> None:
     await fake.patch_object(ref, {"spec": {"tier": "paid"}})  # someone else wrote meanwhile
 
     stale = read["metadata"]["resourceVersion"]
-    with pytest.raises(ApiException) as patched:
+    with pytest.raises(kube.Conflict):
         await fake.patch_object(ref, {"metadata": {"resourceVersion": stale, "labels": {"a": "b"}}})
+    with pytest.raises(kube.Conflict):
+        await fake.patch_object(ref, {"metadata": {"labels": {"a": "b"}}}, resource_version=stale)
+    with pytest.raises(kube.Conflict):
+        await fake.patch_status(ref, {"projectId": "p"}, resource_version=stale)
+    with pytest.raises(ApiException) as patched:
+        fake.patch(APPS, "app", {"metadata": {"resourceVersion": stale}}, namespace="ns")
     with pytest.raises(ApiException) as replaced:
         fake.replace(APPS, read)
 
@@ -133,6 +139,23 @@ async def test_a_write_at_a_stale_resource_version_conflicts() -> None:
     assert body is not None
     assert body["spec"] == {"tier": "paid"}
     assert "labels" not in body["metadata"]
+    assert "status" not in body
+
+
+async def test_a_write_at_the_current_resource_version_lands() -> None:
+    fake = InMemoryKube()
+    ref = ref_of(fake.create(APPS, app(), namespace="ns"))
+    version = (await fake.read_object(ref) or {})["metadata"]["resourceVersion"]
+
+    await fake.patch_status(ref, {"projectId": "p"}, resource_version=version)
+    version = (await fake.read_object(ref) or {})["metadata"]["resourceVersion"]
+    patched = await fake.patch_object(ref, {"spec": {"tier": "paid"}}, resource_version=version)
+
+    assert patched is not None
+    assert (patched["spec"], patched["status"]) == ({"tier": "paid"}, {"projectId": "p"})
+    gone = kube.ObjectRef(kind="NeonAppDatabase", plural=APPS, name="x", namespace="ns", uid="")
+    assert await fake.patch_object(gone, {"spec": {}}, resource_version=version) is None
+    await fake.patch_status(gone, {"projectId": "p"}, resource_version=version)
 
 
 async def test_a_replace_at_the_current_version_succeeds_and_keeps_status() -> None:
@@ -164,32 +187,139 @@ async def test_reads_are_copies() -> None:
     assert again["spec"]["tier"] == "free"
 
 
-async def test_write_secret_creates_then_replaces_with_its_owner_as_controller() -> None:
+async def test_write_secret_creates_with_its_owner_as_controller() -> None:
     fake = InMemoryKube()
 
     await fake.write_secret(
         "ns",
         "s",
-        data={"PGPASSWORD": "pw1", "X": "1"},
+        data={"PGPASSWORD": "pw1", "X": "1", "gone": None},
         labels={"l": "1"},
-        annotations={},
+        annotations={"a": None},
         owner=OWNER,
     )
-    first = await fake.read_secret("ns", "s")
-    await fake.write_secret(
-        "ns", "s", data={"PGPASSWORD": "pw2"}, labels={}, annotations={"a": "2"}, owner=OWNER
-    )
-    second = await fake.read_secret("ns", "s")
 
-    assert first is not None
-    assert second is not None
-    assert first.data == {"PGPASSWORD": "pw1", "X": "1"}
-    assert second.data == {"PGPASSWORD": "pw2"}
-    assert (second.labels, second.annotations) == ({}, {"a": "2"})
-    assert second.controller_uid == "u-1"
+    secret = await fake.read_secret("ns", "s")
+    assert secret is not None
+    assert (secret.data, secret.labels, secret.annotations) == (
+        {"PGPASSWORD": "pw1", "X": "1"},
+        {"l": "1"},
+        {},
+    )
+    assert secret.controller_uid == "u-1"
+    assert secret.owner_references == (OWNER.owner_reference(),)
     stored = fake.get("secrets", "s", namespace="ns")
     assert stored is not None
-    assert stored["data"]["PGPASSWORD"] == "cHcy"  # base64 on the wire
+    assert (secret.uid, secret.resource_version) == (
+        stored["metadata"]["uid"],
+        stored["metadata"]["resourceVersion"],
+    )
+    assert stored["data"]["PGPASSWORD"] == "cHcx"  # base64 on the wire
+
+
+async def test_creating_a_secret_that_exists_conflicts_and_leaves_it_alone() -> None:
+    fake = InMemoryKube()
+    fake.create_secret("ns", "s", {"mine": "1"})
+
+    with pytest.raises(kube.Conflict):
+        await fake.write_secret("ns", "s", data={"x": "2"}, labels={}, annotations={}, owner=OWNER)
+
+    secret = await fake.read_secret("ns", "s")
+    assert secret is not None
+    assert (secret.data, secret.controller_uid) == ({"mine": "1"}, None)
+
+
+async def test_write_secret_at_the_version_read_merges_and_takes_control() -> None:
+    fake = InMemoryKube()
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "uid": "u-c"}
+    former = {**OWNER.owner_reference(), "name": "former", "uid": "u-0"}
+    fake.create_secret(
+        "ns",
+        "s",
+        {"A": "1", "B": "2", "theirs": "t"},
+        labels={"l": "1", "theirs": "t"},
+        annotations={"a": "1"},
+        owner_references=[other, former],
+    )
+    read = await fake.read_secret("ns", "s")
+    assert read is not None
+
+    await fake.write_secret(
+        "ns",
+        "s",
+        data={"A": "3", "B": None},
+        labels={"l": None},
+        annotations={"a": "2"},
+        owner=OWNER,
+        current=read,
+    )
+
+    secret = await fake.read_secret("ns", "s")
+    assert secret is not None
+    assert secret.data == {"A": "3", "theirs": "t"}
+    assert (secret.labels, secret.annotations) == ({"theirs": "t"}, {"a": "2"})
+    assert secret.owner_references == (other, OWNER.owner_reference())
+    assert secret.uid == read.uid
+    assert int(secret.resource_version) > int(read.resource_version)
+
+
+async def test_write_secret_at_a_stale_version_or_after_it_vanished_conflicts() -> None:
+    fake = InMemoryKube()
+    await fake.write_secret("ns", "s", data={"A": "1"}, labels={}, annotations={}, owner=OWNER)
+    read = await fake.read_secret("ns", "s")
+    assert read is not None
+    fake.patch("secrets", "s", {"data": {"A": "b3RoZXI="}}, namespace="ns")  # someone else
+
+    with pytest.raises(kube.Conflict):
+        await fake.write_secret(
+            "ns", "s", data={"A": "2"}, labels={}, annotations={}, owner=OWNER, current=read
+        )
+    secret = await fake.read_secret("ns", "s")
+    assert secret is not None
+    assert secret.data == {"A": "other"}
+
+    await fake.delete_secret("ns", "s")
+    with pytest.raises(kube.Conflict):
+        await fake.write_secret(
+            "ns", "s", data={"A": "2"}, labels={}, annotations={}, owner=OWNER, current=secret
+        )
+    assert await fake.read_secret("ns", "s") is None
+
+
+async def test_delete_secret_with_the_version_read_is_a_precondition() -> None:
+    fake = InMemoryKube()
+    fake.create_secret("ns", "s", {"A": "1"})
+    read = await fake.read_secret("ns", "s")
+    assert read is not None
+    fake.patch("secrets", "s", {"metadata": {"labels": {"x": "y"}}}, namespace="ns")
+
+    with pytest.raises(kube.Conflict):
+        await fake.delete_secret("ns", "s", current=read)
+    fresh = await fake.read_secret("ns", "s")
+    assert fresh is not None
+    fake.delete("secrets", "s", namespace="ns")
+    fake.create_secret("ns", "s", {"A": "namesake"})
+    with pytest.raises(kube.Conflict):
+        await fake.delete_secret("ns", "s", current=fresh)  # same name, another uid
+    namesake = await fake.read_secret("ns", "s")
+    assert namesake is not None
+
+    await fake.delete_secret("ns", "s", current=namesake)
+    await fake.delete_secret("ns", "s", current=namesake)  # already gone: a no-op
+    assert await fake.read_secret("ns", "s") is None
+
+
+async def test_delete_object_leaves_a_namesake_with_another_uid_alone() -> None:
+    fake = InMemoryKube()
+    ref = ref_of(fake.create(APPS, app(), namespace="ns"))
+    fake.delete(APPS, "app", namespace="ns")
+    namesake = fake.create(APPS, app(), namespace="ns")
+
+    await fake.delete_object(ref)
+
+    assert fake.get(APPS, "app", namespace="ns") == namesake
+    await fake.delete_object(ref_of(namesake))
+    assert fake.get(APPS, "app", namespace="ns") is None
 
 
 async def test_a_finalizer_holds_deletion_until_it_is_removed() -> None:
