@@ -50,6 +50,8 @@ DATA_API_URL: Final = "NEON_DATA_API_URL"
 KEYS: Final = (BASE_URL, PUBLIC_BASE_URL, JWKS_URL, PROJECT_ID, PUBLISHABLE_KEY, SECRET_KEY)
 """Neon Auth's keys in the Secret (unprefixed); the Data API adds :data:`DATA_API_URL`."""
 _ONCE: Final = (PROJECT_ID, PUBLISHABLE_KEY, SECRET_KEY)
+_KEYS: Final = (BASE_URL, PUBLIC_BASE_URL, JWKS_URL, *_ONCE, DATA_API_URL)
+"""The data keys this module writes (after the key prefix); others in the Secret stay."""
 """Keys Neon returns only when Neon Auth is enabled: carried over from the Secret as written."""
 
 
@@ -398,7 +400,7 @@ async def _write_secret(
         )
     if found is None and data_api_url is None:
         if current is not None:
-            await ctx.kube.delete_secret(namespace, name)
+            await ctx.kube.delete_secret(namespace, name, current=current)
             await report.event("Normal", "SecretDeleted", f"Secret {name} deleted")
         return
     prefix = target.key_prefix
@@ -419,10 +421,22 @@ async def _write_secret(
     if data_api_url is not None:
         data[prefix + DATA_API_URL] = data_api_url
     labels = {**MANAGED_BY, f"{PREFIX}/owner": target.owner.name}
-    if current is not None and current.data == data and labels.items() <= current.labels.items():
-        return
+    changes: dict[str, str | None] = dict(data)
+    if current is not None:
+        managed = {prefix + key for key in _KEYS}
+        changes.update({key: None for key in current.data if key in managed and key not in data})
+        unchanged = all(current.data.get(key) == value for key, value in changes.items())
+        if unchanged and labels.items() <= current.labels.items():
+            return
+    # At the version read: a change made since fails with kube.Conflict and is decided again.
     await ctx.kube.write_secret(
-        namespace, name, data=data, labels=labels, annotations={}, owner=target.owner
+        namespace,
+        name,
+        data=changes,
+        labels=labels,
+        annotations={},
+        owner=target.owner,
+        current=current,
     )
     verb = "written" if current is None else "updated"
     await report.event("Normal", "AuthSecretWritten", f"Secret {name} {verb}")

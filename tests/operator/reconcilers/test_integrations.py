@@ -75,3 +75,17 @@ async def test_a_secret_of_that_name_the_app_does_not_own_is_left_alone(op) -> N
         await op.reconcile(APPS, "todo")
     assert op.condition(APPS, "todo")["reason"] == "SecretNotOwned"
     assert await op.secret("todo-neon-auth") == {"mine": "yes"}
+
+
+async def test_turning_the_data_api_off_removes_its_key_and_leaves_other_keys(op) -> None:
+    op.apply(APPS, "todo", {"auth": {}, "dataApi": {}})
+    await op.reconcile(APPS, "todo")
+    op.kube.patch("secrets", "todo-neon-auth", {"data": {"EXTRA": "eWVz"}}, namespace="apps")
+
+    op.edit(APPS, "todo", {"spec": {"dataApi": None}})
+    await op.reconcile(APPS, "todo")
+
+    keys = await op.secret("todo-neon-auth")
+    assert "NEON_DATA_API_URL" not in keys
+    assert keys["EXTRA"] == "yes"
+    assert keys["STACK_SECRET_SERVER_KEY"].startswith("ssk_")
