@@ -108,6 +108,40 @@ class OperatorProcess:
         """Whether this operator holds its leadership Lease (its metrics say so)."""
         return "neon_operator_leader 1.0" in self.metrics()
 
+    def neon_calls_by_route(self) -> dict[str, float]:
+        """Neon API requests sent so far, by ``METHOD route`` (any status)."""
+        totals: dict[str, float] = {}
+        for labels, value in self.samples("neon_operator_neon_api_requests_total"):
+            key = f"{labels['method']} {labels['route']}"
+            totals[key] = totals.get(key, 0.0) + value
+        return totals
+
+    def reconciles(self, trigger: str) -> float:
+        """Reconciliations of any kind and outcome the operator ran for ``trigger`` so far."""
+        return sum(
+            value
+            for labels, value in self.samples("neon_operator_reconciles_total")
+            if labels.get("trigger") == trigger
+        )
+
+    def kubernetes_reads(self, resource: str) -> float:
+        """GET and LIST requests of ``resource`` the operator's own client has sent so far."""
+        return sum(
+            value
+            for labels, value in self.samples("neon_operator_kubernetes_requests_total")
+            if labels.get("resource") == resource and labels.get("verb") in ("get", "list")
+        )
+
+    def samples(self, name: str) -> list[tuple[dict[str, str], float]]:
+        """The samples of metric ``name`` on ``/metrics``: their labels and values."""
+        found = []
+        for line in self.metrics().splitlines():
+            if line.startswith(name + "{"):
+                labels, _, value = line[len(name) + 1 :].rpartition("} ")
+                pairs = (pair.split("=", 1) for pair in labels.split('",') if "=" in pair)
+                found.append(({k: v.strip('"') for k, v in pairs}, float(value)))
+        return found
+
     def wait_serving(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -196,26 +230,30 @@ def neon(local_stack: devstack.Stack) -> Iterator[Neon]:
     api.http.close()
 
 
-class Apps:
-    """NeonAppDatabases and their Secrets in one namespace, through the real apiserver."""
+class Objects:
+    """Objects of one of the operator's namespaced kinds in one namespace, through the real
+    apiserver."""
 
-    def __init__(self, api: ApiClient, namespace: str) -> None:
-        self.namespace = namespace
-        self.objects = client.CustomObjectsApi(api)
-        self.core = client.CoreV1Api(api)
+    TIMEOUT = 120.0
+
+    def __init__(
+        self, objects: client.CustomObjectsApi, namespace: str, kind: str, plural: str
+    ) -> None:
+        self.objects, self.namespace = objects, namespace
+        self.kind, self.plural = kind, plural
 
     def create(
         self, name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None
     ) -> dict[str, Any]:
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "NeonAppDatabase",
+            "kind": self.kind,
             "metadata": {"name": name, "annotations": annotations or {}},
             "spec": spec,
         }
         return dict(
             self.objects.create_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, body
+                GROUP, VERSION, self.namespace, self.plural, body
             )
         )
 
@@ -223,7 +261,7 @@ class Apps:
         try:
             return dict(
                 self.objects.get_namespaced_custom_object(
-                    GROUP, VERSION, self.namespace, PLURAL, name
+                    GROUP, VERSION, self.namespace, self.plural, name
                 )
             )
         except ApiException as error:
@@ -234,25 +272,27 @@ class Apps:
     def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(
             self.objects.patch_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, name, body
+                GROUP, VERSION, self.namespace, self.plural, name, body
             )
         )
 
     def delete(self, name: str) -> None:
-        self.objects.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+        self.objects.delete_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, self.plural, name
+        )
 
     def wait(
         self,
         name: str,
         check: Callable[[dict[str, Any] | None], bool],
         what: str,
-        timeout: float = 90.0,
+        timeout: float | None = None,
     ) -> dict[str, Any] | None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (timeout or self.TIMEOUT)
         obj = self.get(name)
         while not check(obj):
             if time.monotonic() > deadline:
-                raise AssertionError(f"{name} never became {what}; last seen: {obj}")
+                raise AssertionError(f"{self.kind} {name} never became {what}; last seen: {obj}")
             time.sleep(0.25)
             obj = self.get(name)
         return obj
@@ -276,6 +316,16 @@ class Apps:
         assert obj is not None
         return obj
 
+
+class Apps(Objects):
+    """NeonAppDatabases and their Secrets in one namespace."""
+
+    TIMEOUT = 90.0
+
+    def __init__(self, api: ApiClient, namespace: str) -> None:
+        super().__init__(client.CustomObjectsApi(api), namespace, "NeonAppDatabase", PLURAL)
+        self.core = client.CoreV1Api(api)
+
     def secret(self, name: str) -> dict[str, str] | None:
         try:
             secret = self.core.read_namespaced_secret(name, self.namespace)
@@ -295,11 +345,24 @@ class Apps:
         return [(event.type, event.reason) for event in found.items]
 
 
+class Kind(Objects):
+    """Objects of another of the operator's kinds in the namespace of ``apps``."""
+
+    def __init__(self, apps: Apps, kind: str, plural: str) -> None:
+        super().__init__(apps.objects, apps.namespace, kind, plural)
+        self.apps = apps
+
+
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
     for found in obj.get("status", {}).get("conditions", []):
         if found["type"] == type_:
             return dict(found)
     return None
+
+
+def ready(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The object's Ready condition."""
+    return condition(obj, "Ready")
 
 
 @pytest.fixture

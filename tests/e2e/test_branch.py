@@ -8,95 +8,16 @@ against the emulator's PostgreSQL data plane in ``test_restore_data.py``.
 from __future__ import annotations
 
 import datetime
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from kubernetes.client.rest import ApiException
 
+from .conftest import Kind, ready
+
 pytestmark = pytest.mark.e2e
 
 GROUP, VERSION = "neon.operator.dev", "v1alpha1"
-TIMEOUT = 120.0
-
-
-class Kind:
-    """Objects of one of the operator's namespaced kinds in the test's namespace."""
-
-    def __init__(self, apps: Any, kind: str, plural: str) -> None:
-        self.apps, self.kind, self.plural = apps, kind, plural
-
-    def create(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": self.kind,
-            "metadata": {"name": name},
-            "spec": spec,
-        }
-        return dict(
-            self.apps.objects.create_namespaced_custom_object(
-                GROUP, VERSION, self.apps.namespace, self.plural, body
-            )
-        )
-
-    def get(self, name: str) -> dict[str, Any] | None:
-        try:
-            return dict(
-                self.apps.objects.get_namespaced_custom_object(
-                    GROUP, VERSION, self.apps.namespace, self.plural, name
-                )
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
-
-    def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(
-            self.apps.objects.patch_namespaced_custom_object(
-                GROUP, VERSION, self.apps.namespace, self.plural, name, body
-            )
-        )
-
-    def delete(self, name: str) -> None:
-        self.apps.objects.delete_namespaced_custom_object(
-            GROUP, VERSION, self.apps.namespace, self.plural, name
-        )
-
-    def wait(
-        self, name: str, check: Callable[[dict[str, Any] | None], bool], what: str
-    ) -> dict[str, Any] | None:
-        deadline = time.monotonic() + TIMEOUT
-        obj = self.get(name)
-        while not check(obj):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.kind} {name} never became {what}; last seen: {obj}")
-            time.sleep(0.25)
-            obj = self.get(name)
-        return obj
-
-    def wait_condition(self, name: str, status: str, reason: str | None = None) -> dict[str, Any]:
-        def matches(obj: dict[str, Any] | None) -> bool:
-            found = ready(obj) if obj is not None else None
-            return (
-                found is not None
-                and found["status"] == status
-                and (reason is None or found["reason"] == reason)
-                and found.get("observedGeneration") == obj["metadata"].get("generation")  # type: ignore[index]
-            )
-
-        obj = self.wait(name, matches, f"Ready={status} {reason or ''}")
-        assert obj is not None
-        return obj
-
-
-def ready(obj: dict[str, Any]) -> dict[str, Any] | None:
-    """The object's Ready condition."""
-    for found in obj.get("status", {}).get("conditions", []):
-        if found["type"] == "Ready":
-            return dict(found)
-    return None
 
 
 @pytest.fixture
