@@ -1,4 +1,5 @@
-"""Prometheus metrics: Neon API calls by route and status, reconcile outcomes by kind.
+"""Prometheus metrics: Neon API calls by route and status, reconcile outcomes by kind, and the
+operator's own Kubernetes requests by verb and resource.
 
 Route labels are Neon's path templates (``/projects/{project_id}``), never concrete ids, so the
 label space stays small. Served by ``neon-operator run --metrics-port``.
@@ -12,7 +13,15 @@ import prometheus_client
 
 from neon_operator.neon import ApiCall, CallLog
 
-__all__ = ["REGISTRY", "leading", "observe_calls", "reconciled", "refused", "serve"]
+__all__ = [
+    "REGISTRY",
+    "kubernetes_request",
+    "leading",
+    "observe_calls",
+    "reconciled",
+    "refused",
+    "serve",
+]
 
 REGISTRY: Final = prometheus_client.CollectorRegistry()
 
@@ -45,6 +54,12 @@ RECONCILES: Final = prometheus_client.Counter(
     ["kind", "trigger", "outcome"],
     registry=REGISTRY,
 )
+KUBERNETES_REQUESTS: Final = prometheus_client.Counter(
+    "neon_operator_kubernetes_requests",
+    "Requests the operator's own Kubernetes client sent, by verb and resource (kopf's not counted)",
+    ["verb", "resource"],
+    registry=REGISTRY,
+)
 
 
 def observe_calls(calls: CallLog) -> None:
@@ -71,6 +86,11 @@ def refused(what: str) -> None:
 def reconciled(kind: str, trigger: str, outcome: str) -> None:
     """Count one reconciliation."""
     RECONCILES.labels(kind, trigger, outcome).inc()
+
+
+def kubernetes_request(verb: str, resource: str) -> None:
+    """Count one request to the Kubernetes API (see :mod:`neon_operator.kubecalls`)."""
+    KUBERNETES_REQUESTS.labels(verb, resource).inc()
 
 
 def serve(port: int, host: str = "0.0.0.0") -> None:

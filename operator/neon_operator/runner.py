@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import kopf
 
-from neon_operator import handlers, kube, leadership, metrics
+from neon_operator import handlers, kube, kubecalls, leadership, metrics
 from neon_operator.accounts import Accounts
 from neon_operator.fencing import Fence
 from neon_operator.neon import CallLog
@@ -81,6 +81,7 @@ async def _operate(settings: Settings) -> int:
     user_agent = f"neon-operator/{identity}"
     fence = Fence(on_refused=metrics.refused)
     kube_client = await kube.KubeClient.connect(fence=fence, user_agent=user_agent)
+    kubecalls.observe(kube_client.api, metrics.kubernetes_request)
     calls = CallLog()
     metrics.observe_calls(calls)
     accounts = Accounts(
