@@ -1,5 +1,6 @@
-"""Prometheus metrics: Neon API calls by route and status, reconcile outcomes by kind, and the
-operator's own Kubernetes requests by verb and resource.
+"""Prometheus metrics: Neon API calls by route and status, the rate limiter's waits and queue by
+priority, reconcile outcomes by kind, and the operator's own Kubernetes requests by verb and
+resource.
 
 Route labels are Neon's path templates (``/projects/{project_id}``), never concrete ids, so the
 label space stays small. Served by ``neon-operator run --metrics-port``.
@@ -7,11 +8,13 @@ label space stays small. Served by ``neon-operator run --metrics-port``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Final
 
 import prometheus_client
+from prometheus_client import core
 
-from neon_operator.neon import ApiCall, CallLog
+from neon_operator.neon import ApiCall, CallLog, LimiterRegistry, Priority, shared_limiters
 
 __all__ = [
     "REGISTRY",
@@ -35,6 +38,13 @@ NEON_LATENCY: Final = prometheus_client.Histogram(
     "neon_operator_neon_api_request_duration_seconds",
     "Time from sending a Neon API request to its response headers",
     ["method", "route"],
+    registry=REGISTRY,
+)
+LIMITER_WAIT: Final = prometheus_client.Histogram(
+    "neon_operator_rate_limiter_wait_seconds",
+    "Time a Neon request waited for the client-side rate limiter, by priority (work, drift)",
+    ["priority"],
+    buckets=(0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
     registry=REGISTRY,
 )
 LEADER: Final = prometheus_client.Gauge(
@@ -62,6 +72,37 @@ KUBERNETES_REQUESTS: Final = prometheus_client.Counter(
 )
 
 
+class LimiterCollector:
+    """The rate limiters' queues, read when ``/metrics`` is scraped."""
+
+    def __init__(self, limiters: LimiterRegistry) -> None:
+        self.limiters = limiters
+
+    def collect(self) -> Iterator[core.Metric]:
+        depth = core.GaugeMetricFamily(
+            "neon_operator_rate_limiter_queue_depth",
+            "Neon requests waiting for the client-side rate limiter now, by priority",
+            labels=["priority"],
+        )
+        overtook = core.CounterMetricFamily(
+            "neon_operator_rate_limiter_overtaking_requests",
+            "Neon requests let through while a request of higher priority waited (0 by design)",
+            labels=["priority"],
+        )
+        limiters = list(self.limiters)
+        for priority in Priority:
+            label = [priority.name.lower()]
+            depth.add_metric(label, sum(limiter.stats[priority].waiting for limiter in limiters))
+            overtook.add_metric(
+                label, sum(limiter.stats[priority].overtook for limiter in limiters)
+            )
+        yield depth
+        yield overtook
+
+
+REGISTRY.register(LimiterCollector(shared_limiters))
+
+
 def observe_calls(calls: CallLog) -> None:
     """Count every request of ``calls`` in the metrics."""
 
@@ -69,6 +110,7 @@ def observe_calls(calls: CallLog) -> None:
         status = str(call.status) if call.status is not None else "none"
         NEON_REQUESTS.labels(call.method, call.route, status).inc()
         NEON_LATENCY.labels(call.method, call.route).observe(call.duration)
+        LIMITER_WAIT.labels(call.priority.name.lower()).observe(call.waited)
 
     calls.subscribe(record)
 

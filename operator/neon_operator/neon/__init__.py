@@ -57,7 +57,14 @@ from neon_operator.neon.models import (
     SnapshotResult,
 )
 from neon_operator.neon.operations import PollPolicy
-from neon_operator.neon.ratelimit import LimiterRegistry, RateLimiter, RateLimits, shared_limiters
+from neon_operator.neon.ratelimit import (
+    LimiterRegistry,
+    Priority,
+    RateLimiter,
+    RateLimits,
+    prioritized,
+    shared_limiters,
+)
 from neon_operator.neon.retries import RetryPolicy
 
 __all__ = [
@@ -95,6 +102,7 @@ __all__ = [
     "OperationTimeout",
     "PermanentError",
     "PollPolicy",
+    "Priority",
     "Project",
     "ProjectBranchSpec",
     "ProjectCreate",
@@ -114,5 +122,6 @@ __all__ = [
     "SnapshotResult",
     "TransientError",
     "UnexpectedResponse",
+    "prioritized",
     "shared_limiters",
 ]

@@ -12,6 +12,8 @@ import collections
 import dataclasses
 from collections.abc import Callable
 
+from neon_operator.neon.ratelimit import Priority
+
 __all__ = ["ApiCall", "CallLog"]
 
 
@@ -29,6 +31,10 @@ class ApiCall:
     attempt: int
     """1 for the first try of a call, 2 for its first retry, …"""
     request_id: str | None = None
+    priority: Priority = Priority.WORK
+    """Whose request it was (see :class:`~neon_operator.neon.ratelimit.Priority`)."""
+    waited: float = 0.0
+    """Seconds the request waited for the rate limiter before it was sent."""
 
 
 class CallLog:

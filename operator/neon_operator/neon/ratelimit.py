@@ -15,21 +15,86 @@ Everyone sharing an API key shares one limiter (:class:`LimiterRegistry`, keyed 
 base URL and key: the key itself is never stored). When Neon answers 429 anyway (other clients
 use the same key), :meth:`RateLimiter.pause` stops every caller until ``Retry-After`` has passed;
 callers already waiting re-reserve, and traffic resumes at the steady rate without a burst.
+
+Requests have a :class:`Priority`. ``WORK`` (what a person waits for: creates, spec changes,
+deletes, Secret repairs) reserves its slot at once, first come first served. ``DRIFT`` (periodic
+comparisons with Neon) never reserves ahead: it takes a slot only when the slot is free *now* and
+no ``WORK`` request is waiting, so a drift sweep of any size delays new work by at most the one
+request already sent. The priority is the caller's context (:func:`prioritized`), so reconcilers
+need not pass it down to every call. :attr:`RateLimiter.stats` counts requests, seconds waited
+and requests waiting per priority, and how often a request went while one of a higher priority
+waited (never, by construction: the count is there so that tests and dashboards can see it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import dataclasses
+import enum
 import hashlib
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
-__all__ = ["LimiterRegistry", "RateLimiter", "RateLimits", "shared_limiters"]
+__all__ = [
+    "LimiterRegistry",
+    "LimiterStats",
+    "Priority",
+    "RateLimiter",
+    "RateLimits",
+    "current_priority",
+    "prioritized",
+    "shared_limiters",
+]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+class Priority(enum.IntEnum):
+    """Who is waiting for a request; a lower value goes first."""
+
+    WORK = 0
+    """What a person waits for: creates, spec changes, deletes, repairs."""
+    DRIFT = 1
+    """Periodic comparisons with Neon: only when no ``WORK`` request is waiting."""
+
+
+_priority: contextvars.ContextVar[Priority] = contextvars.ContextVar(
+    "neon_request_priority", default=Priority.WORK
+)
+
+
+def current_priority() -> Priority:
+    """The priority of requests sent from the current context (``WORK`` unless told)."""
+    return _priority.get()
+
+
+@contextlib.contextmanager
+def prioritized(priority: Priority) -> Iterator[None]:
+    """Send the requests of this block (and of tasks it starts) at ``priority``."""
+    token = _priority.set(priority)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
+
+
+@dataclasses.dataclass
+class LimiterStats:
+    """What one priority's requests have met in one limiter."""
+
+    granted: int = 0
+    """Requests let through."""
+    waited: float = 0.0
+    """Seconds they waited in total."""
+    waiting: int = 0
+    """Requests waiting now."""
+    overtook: int = 0
+    """Requests of this priority let through while a request of a higher priority waited
+    (always 0, by construction)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +162,9 @@ class RateLimiter:
         self._sleep = sleep
         self._paused_until = -math.inf
         self._generation = 0
+        self._idle: list[asyncio.Future[None]] = []
+        """Futures of ``DRIFT`` callers waiting until no ``WORK`` caller waits."""
+        self.stats = {priority: LimiterStats() for priority in Priority}
         self.configure(limits)
 
     def __repr__(self) -> str:
@@ -118,31 +186,81 @@ class RateLimiter:
             self._routes[route] = _window_bucket(burst, 1.0, burst // 2)
         return self._routes[route]
 
+    def _buckets(self, route: str) -> list[_Bucket]:
+        return [b for b in (self._global, self._route_bucket(route)) if b is not None]
+
     def reserve(self, route: str) -> float:
         """Claim the next slot for ``route``; returns the seconds to wait before sending."""
         now = self._clock()
-        buckets = [b for b in (self._global, self._route_bucket(route)) if b is not None]
+        buckets = self._buckets(route)
         at = max([now, self._paused_until, *(b.earliest(now) for b in buckets)])
         for bucket in buckets:
             bucket.take(at)
         return at - now
 
-    async def acquire(self, route: str) -> float:
+    def free_in(self, route: str) -> float:
+        """Seconds until a request on ``route`` could go, without claiming anything."""
+        now = self._clock()
+        return (
+            max([now, self._paused_until, *(b.earliest(now) for b in self._buckets(route))]) - now
+        )
+
+    async def acquire(self, route: str, priority: Priority | None = None) -> float:
         """Wait until a request on ``route`` fits the budget; returns the seconds waited.
 
-        A pause that starts while the caller waits voids its reservation: the caller reserves
-        again, behind the pause.
+        ``priority`` defaults to the caller's context (:func:`prioritized`). A ``WORK`` request
+        reserves the next slot; a pause that starts while it waits voids its reservation and it
+        reserves again, behind the pause. A ``DRIFT`` request waits until no ``WORK`` request
+        waits and a slot is free, then takes it.
         """
-        waited = 0.0
+        priority = current_priority() if priority is None else priority
+        stats = self.stats[priority]
+        started = self._clock()
+        stats.waiting += 1
+        try:
+            if priority == Priority.WORK:
+                await self._reserved(route)
+            else:
+                await self._when_idle(route)
+        finally:
+            stats.waiting -= 1
+            if priority == Priority.WORK and stats.waiting == 0:
+                self._wake_idle()
+        waited = self._clock() - started
+        stats.granted += 1
+        stats.waited += waited
+        if any(self.stats[higher].waiting for higher in Priority if higher < priority):
+            stats.overtook += 1
+        return waited
+
+    async def _reserved(self, route: str) -> None:
         while True:
             generation = self._generation
             delay = self.reserve(route)
             if delay <= 0:
-                return waited
+                return
             await self._sleep(delay)
-            waited += delay
             if generation == self._generation:
-                return waited
+                return
+
+    async def _when_idle(self, route: str) -> None:
+        while True:
+            if self.stats[Priority.WORK].waiting:
+                idle = asyncio.get_running_loop().create_future()
+                self._idle.append(idle)
+                await idle
+                continue
+            delay = self.free_in(route)
+            if delay <= 0:
+                self.reserve(route)
+                return
+            await self._sleep(delay)
+
+    def _wake_idle(self) -> None:
+        waiters, self._idle = self._idle, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def pause(self, seconds: float) -> None:
         """Hold every request on this key for ``seconds`` (a 429's ``Retry-After``)."""
@@ -177,6 +295,9 @@ class LimiterRegistry:
 
     def __len__(self) -> int:
         return len(self._limiters)
+
+    def __iter__(self) -> Iterator[RateLimiter]:
+        return iter(list(self._limiters.values()))
 
     def get(self, base_url: str, api_key: str, limits: RateLimits = RateLimits()) -> RateLimiter:
         """The limiter of this key, reconfigured to ``limits`` if they changed."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 import random
 import time
@@ -26,7 +27,7 @@ import pydantic
 
 from neon_operator.neon import errors, retries
 from neon_operator.neon.calls import ApiCall, CallLog
-from neon_operator.neon.ratelimit import RateLimiter
+from neon_operator.neon.ratelimit import Priority, RateLimiter, current_priority
 
 __all__ = ["Params", "Session"]
 
@@ -92,18 +93,22 @@ class Session:
         headers = {REQUEST_ID_HEADER: str(uuid.uuid4())}
         query = _query(params)
         attempt = 0
+        priority = current_priority()
         while True:
             attempt += 1
-            await self.limiter.acquire(f"{method} {route}")
+            waited = await self.limiter.acquire(f"{method} {route}", priority)
             if self._write_guard is not None and method != "GET":
                 self._write_guard(f"{method} {route}")  # checked per attempt, right before it
             started = self._clock()
+            record = functools.partial(
+                self._record, method, route, attempt=attempt, priority=priority, waited=waited
+            )
             try:
                 response = await self.http.request(
                     method, url, params=query, json=json, headers=headers
                 )
             except httpx.TransportError as exc:
-                self._record(method, route, None, started, attempt, None)
+                record(None, started, None)
                 failure = errors.NetworkError(
                     f"{type(exc).__name__} talking to Neon", method=method, route=route
                 )
@@ -115,7 +120,7 @@ class Session:
                 await self._wait(failure, attempt, delay)
                 continue
             request_id = response.headers.get(RESPONSE_ID_HEADER)
-            self._record(method, route, response.status_code, started, attempt, request_id)
+            record(response.status_code, started, request_id)
             if response.status_code < 400:
                 return self._body(response, method, route, request_id)
             error = self._error(response, method, route, request_id)
@@ -151,8 +156,11 @@ class Session:
         route: str,
         status: int | None,
         started: float,
-        attempt: int,
         request_id: str | None,
+        *,
+        attempt: int,
+        priority: Priority,
+        waited: float,
     ) -> None:
         duration = self._clock() - started
         logger.debug(
@@ -164,7 +172,9 @@ class Session:
             attempt,
             request_id,
         )
-        self.calls.record(ApiCall(method, route, status, duration, attempt, request_id))
+        self.calls.record(
+            ApiCall(method, route, status, duration, attempt, request_id, priority, waited)
+        )
 
     async def _wait(self, error: errors.NeonError, attempt: int, delay: float) -> None:
         logger.warning("%s; retrying in %.2fs (attempt %d failed)", error, delay, attempt)
