@@ -8,9 +8,13 @@ the CRDs installed) and the Neon emulator, started once per session.
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
 import pathlib
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kubernetes import client, config
@@ -79,3 +83,50 @@ def namespace(kube_api: ApiClient, request: pytest.FixtureRequest) -> Iterator[s
         yield name
     finally:
         core.delete_namespace(name)
+
+
+class VirtualTime:
+    """A clock and a sleep for many concurrent callers: a sleeper wakes when virtual time
+    reaches its deadline, and time moves only through :meth:`advance`."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + max(seconds, 0.0), next(self._order), future))
+        await future
+
+    async def settle(self) -> None:
+        """Let every runnable caller run until it blocks."""
+        for _ in range(50):
+            await asyncio.sleep(0)
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``, waking sleepers in deadline order."""
+        until = self.now + seconds
+        await self.settle()
+        while self._sleepers and self._sleepers[0][0] <= until:
+            at, _, future = heapq.heappop(self._sleepers)
+            if future.done():  # the sleeper was cancelled
+                continue
+            self.now = max(self.now, at)
+            future.set_result(None)
+            await self.settle()
+        self.now = until
+
+    async def run(self, tasks: list[asyncio.Task[Any]], step: float = 0.25) -> None:
+        """Advance in ``step``s until every task is done."""
+        while not all(task.done() for task in tasks):
+            await self.advance(step)
+
+
+@pytest.fixture
+def virtual_time() -> VirtualTime:
+    """A :class:`VirtualTime` for logic that sleeps (inject ``.clock`` and ``.sleep``)."""
+    return VirtualTime()

@@ -26,7 +26,6 @@ from typing import Any
 import pydantic
 
 from neon_operator import grants, kube
-from neon_operator.drift import DriftBudget
 from neon_operator.fencing import Fence
 from neon_operator.models import NeonConfig
 from neon_operator.neon import CallLog, NeonClient, PollPolicy, RateLimits
@@ -56,8 +55,6 @@ class Account:
     """Digest of the API key (to notice a rotated key without keeping a second copy)."""
     transfers: TransferBatcher
     """Coalesces this key's tier changes into Neon's 400-project transfer calls."""
-    drift: DriftBudget
-    """What periodic comparisons with Neon may still spend of this key's budget."""
 
     @property
     def name(self) -> str:
@@ -93,7 +90,6 @@ class Accounts:
         *,
         calls: CallLog | None = None,
         operation_timeout: float = 300.0,
-        drift_share: float = 0.25,
         client_factory: ClientFactory | None = None,
         fence: Fence | None = None,
     ) -> None:
@@ -101,7 +97,6 @@ class Accounts:
         self._fence = fence if fence is not None else Fence.unfenced()
         self.calls = calls if calls is not None else CallLog()
         self._operation_timeout = operation_timeout
-        self._drift_share = drift_share
         self._factory = client_factory or self._client
         self._cache: dict[str, Account] = {}
         self._lock = asyncio.Lock()
@@ -213,7 +208,6 @@ class Accounts:
             client=client,
             key_digest=digest,
             transfers=TransferBatcher(client),
-            drift=DriftBudget(config.spec.rate_limit.requests_per_minute * self._drift_share),
         )
         if cached is not None:
             await cached.client.aclose()
@@ -223,7 +217,7 @@ class Accounts:
 
 def _same_client(cached: Account, config: NeonConfig, digest: str) -> bool:
     """Whether ``cached``'s client still fits: same key, API URL and request budget (a change of
-    grants, tiers or defaults keeps the client, its rate limiter and drift budget)."""
+    grants, tiers or defaults keeps the client and its rate limiter)."""
     before, after = cached.config.spec, config.spec
     return (
         cached.key_digest == digest

@@ -76,13 +76,14 @@ def _parser() -> argparse.ArgumentParser:
         "--resync-interval",
         type=float,
         default=None,
-        help="seconds between Secret drift checks per resource (default 300)",
+        help="seconds between sweeps comparing every Secret with the watch cache; deleted or "
+        "edited Secrets are repaired at once anyway (default 300)",
     )
     run.add_argument(
         "--neon-resync-interval",
         type=float,
         default=None,
-        help="seconds between Neon drift checks per resource (default 3600)",
+        help="seconds between Neon drift checks of one resource, spread evenly (default 3600)",
     )
     run.add_argument(
         "--neon-resync-share",

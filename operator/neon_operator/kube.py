@@ -27,7 +27,7 @@ import dataclasses
 import datetime
 import logging
 from collections.abc import Mapping
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, Self
 
 from kubernetes.aio import client, config
 from kubernetes.aio.client.exceptions import ApiException
@@ -251,7 +251,7 @@ class KubeClient:
         *,
         fence: Fence | None = None,
         user_agent: str | None = None,
-    ) -> KubeClient:
+    ) -> Self:
         """A client from ``kubeconfig`` (or ``$KUBECONFIG`` / ``~/.kube/config``), falling back
         to the in-cluster service account; its writes pass ``fence`` (default: none)."""
         try:

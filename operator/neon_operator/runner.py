@@ -16,6 +16,11 @@ Only the holder of the leadership Lease runs kopf (see :mod:`neon_operator.leade
 
 Every write of the process (the Kubernetes client, Neon requests that may change something,
 kopf's own requests) passes one :class:`~neon_operator.fencing.Fence`.
+
+Beside kopf runs the :class:`~neon_operator.handlers.upkeep.Upkeep`: one watch of the
+operator's Secrets (whose cache serves the reconcilers' Secret reads), Secret repairs and the
+drift scheduler. It runs while the Lease is held and starts before kopf, so that resumed
+objects find the cache filled.
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ from typing import Any, Final
 
 import kopf
 
-from neon_operator import handlers, kube, kubecalls, leadership, metrics
+from neon_operator import handlers, kubecalls, leadership, metrics, secretwatch
 from neon_operator.accounts import Accounts
 from neon_operator.fencing import Fence
+from neon_operator.handlers.upkeep import Upkeep
 from neon_operator.neon import CallLog
 from neon_operator.reconcilers.context import Context, crash_hook_from_env
 from neon_operator.settings import Settings
@@ -80,15 +86,16 @@ async def _operate(settings: Settings) -> int:
     identity = leadership.identity()
     user_agent = f"neon-operator/{identity}"
     fence = Fence(on_refused=metrics.refused)
-    kube_client = await kube.KubeClient.connect(fence=fence, user_agent=user_agent)
+    kube_client = await secretwatch.CachedKubeClient.connect(fence=fence, user_agent=user_agent)
     kubecalls.observe(kube_client.api, metrics.kubernetes_request)
+    secrets = secretwatch.SecretWatch(kube_client.api, namespaces=settings.namespaces)
+    kube_client.secrets = secrets
     calls = CallLog()
     metrics.observe_calls(calls)
     accounts = Accounts(
         kube_client,
         calls=calls,
         operation_timeout=settings.operation_timeout,
-        drift_share=settings.neon_resync_share,
         fence=fence,
     )
     ctx = Context(
@@ -98,7 +105,8 @@ async def _operate(settings: Settings) -> int:
         crash_after=crash_hook_from_env(),
         identity=identity,
     )
-    registry = handlers.register(ctx)
+    upkeep = Upkeep(ctx, secrets)
+    registry = handlers.register(ctx, upkeep)
 
     @kopf.on.login(registry=registry)
     async def login(**kwargs: Any) -> kopf.AiohttpSession | None:
@@ -114,7 +122,7 @@ async def _operate(settings: Settings) -> int:
             if not await _stand_by(elector):
                 return 0
         metrics.leading(True)
-        return await _lead(settings, registry, elector)
+        return await _lead(settings, registry, elector, upkeep)
     finally:
         metrics.leading(False)
         await accounts.close()
@@ -146,14 +154,18 @@ async def _stand_by(elector: leadership.Elector) -> bool:
 
 
 async def _lead(
-    settings: Settings, registry: kopf.OperatorRegistry, elector: leadership.Elector
+    settings: Settings,
+    registry: kopf.OperatorRegistry,
+    elector: leadership.Elector,
+    upkeep: Upkeep,
 ) -> int:
-    """Run kopf while the Lease is held; the exit code."""
+    """Run kopf and the upkeep while the Lease is held; the exit code."""
     liveness = (
         f"http://0.0.0.0:{settings.liveness_port}/healthz"
         if settings.liveness_port is not None
         else None
     )
+    upkept = asyncio.create_task(upkeep.run(), name="upkeep")
     stop = asyncio.Event()
     operator = asyncio.create_task(
         kopf.operator(
@@ -172,10 +184,18 @@ async def _lead(
         stop.set()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(operator, timeout=STOP_TIMEOUT)
+        await _stop_upkeep(upkept)
         return LOST_LEASE_EXIT
     keeper.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await keeper
+    await _stop_upkeep(upkept)
     await elector.release()
     operator.result()
     return 0
+
+
+async def _stop_upkeep(upkept: asyncio.Task[None]) -> None:
+    upkept.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await upkept

@@ -51,18 +51,21 @@ class Settings:
     is adopted (``spec.adoptProjectId``) only from the namespace it was created for."""
 
     resync_interval: float = 300.0
-    """Seconds between periodic checks of one resource: the Secret is compared with what it
-    should be (a Kubernetes read, no Neon call) and drift is repaired."""
+    """Seconds between sweeps that compare every resource's Secret with the operator's watch of
+    its Secrets (no Kubernetes or Neon request); a missing or edited Secret is repaired. The
+    watch itself reports a deleted or edited Secret at once: the sweep retries what a repair
+    could not finish."""
 
     neon_resync_interval: float = 3600.0
-    """Seconds between comparisons of a resource with Neon during resyncs (one list call of
-    the project's endpoints); kept apart from :attr:`resync_interval` because Neon calls are the
-    scarce budget (700/min per key) and a platform may hold tens of thousands of projects."""
+    """Seconds between comparisons of one resource with Neon (drift checks: its project or
+    branch and its endpoints), spread evenly by one scheduler (:mod:`neon_operator.drift`);
+    kept apart from :attr:`resync_interval` because Neon calls are the scarce budget (700/min
+    per key) and a platform may hold tens of thousands of projects."""
 
     neon_resync_share: float = 0.25
-    """Fraction of each NeonConfig's request budget that periodic Neon comparisons may spend
-    (see :mod:`neon_operator.drift`); when it is spent, resyncs check only the Secret and the
-    Neon comparison of each resource comes round less often than :attr:`neon_resync_interval`."""
+    """Fraction of each NeonConfig's request budget that drift checks may spend; with more
+    resources than the share pays for in :attr:`neon_resync_interval`, each resource simply
+    comes round less often. Drift checks also wait in the rate limiter while new work waits."""
 
     retry_delay: float = 30.0
     """Seconds before retrying a resource whose NeonConfig, API key or Neon itself is not usable

@@ -124,12 +124,12 @@ class OperatorProcess:
             if labels.get("trigger") == trigger
         )
 
-    def kubernetes_reads(self, resource: str) -> float:
-        """GET and LIST requests of ``resource`` the operator's own client has sent so far."""
+    def kubernetes_requests(self, verb: str, resource: str) -> float:
+        """Requests ``verb resource`` (``get secrets``) the operator's own client sent so far."""
         return sum(
             value
             for labels, value in self.samples("neon_operator_kubernetes_requests_total")
-            if labels.get("resource") == resource and labels.get("verb") in ("get", "list")
+            if (labels.get("verb"), labels.get("resource")) == (verb, resource)
         )
 
     def samples(self, name: str) -> list[tuple[dict[str, str], float]]:

@@ -1,5 +1,6 @@
 """kopf handlers of NeonRestore: reconciled on every change; deletion runs behind the operator's
-finalizer. No timer: a NeonRestore does not drift (its Neon object never changes once made).
+finalizer. Nothing between changes: a NeonRestore does not drift (a completed one is done; its
+reconcile returns at once on resume).
 """
 
 from __future__ import annotations
@@ -7,17 +8,19 @@ from __future__ import annotations
 import kopf
 
 from neon_operator.handlers import lifecycle
+from neon_operator.handlers.upkeep import Upkeep
 from neon_operator.reconcilers import restore
 from neon_operator.reconcilers.context import Context
 
 __all__ = ["register"]
 
 
-def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
+def register(registry: kopf.OperatorRegistry, ctx: Context, upkeep: Upkeep) -> None:
     """Register the NeonRestore handlers in ``registry``."""
     lifecycle.register(
         registry,
         ctx,
+        upkeep,
         kind=restore.KIND,
         plural=restore.PLURAL,
         reconcile=restore.reconcile,

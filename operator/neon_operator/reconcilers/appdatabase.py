@@ -15,9 +15,10 @@ only when none exists, then brings Neon and the Secret to the spec::
     spec.auth / spec.dataApi → :mod:`.integrations` (Neon Auth, Data API, their Secret)
     Ready=True, Synced=True
 
-With ``resync=True`` (the periodic timer) only the Secret is checked, from Kubernetes alone,
-unless ``neonResyncInterval`` has passed since ``status.lastSyncTime``; then the whole
-reconcile runs (and repairs out-of-band changes in Neon too).
+With ``resync=True`` (a Secret repair, from the operator's watch of its Secrets) only the
+Secret is checked, from Kubernetes alone. :func:`check_drift` (the drift scheduler's periodic
+comparison) runs the whole reconcile for a provisioned project, which reverts out-of-band
+changes in Neon too. :func:`settled` tells a resumed resource that needs neither.
 
 Failures end in a ``Ready``/``Synced`` condition saying what to fix and a
 :mod:`neon_operator.errors` exception telling the handler when to come back; Neon's transient
@@ -33,7 +34,7 @@ from typing import Final
 
 import pydantic
 
-from neon_operator import connection, errors, grants, kube, neon, ownership
+from neon_operator import connection, drift, errors, grants, kube, neon, ownership
 from neon_operator.accounts import Account, AccountProblem
 from neon_operator.models import (
     Compute,
@@ -44,11 +45,21 @@ from neon_operator.models import (
 )
 from neon_operator.models.appdatabase import KIND
 from neon_operator.neon import inputs
-from neon_operator.reconcilers import claims, connection_secret, integrations
+from neon_operator.reconcilers import claims, connection_secret, integrations, steady
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
-__all__ = ["KIND", "PLURAL", "delete", "object_ref", "project_name", "reconcile"]
+__all__ = [
+    "KIND",
+    "PLURAL",
+    "check_drift",
+    "delete",
+    "object_ref",
+    "project_name",
+    "reconcile",
+    "settled",
+    "target",
+]
 
 PLURAL: Final = "neonappdatabases"
 DEFAULT_TRANSIENT_DELAY: Final = 10.0
@@ -110,37 +121,62 @@ def rotation_token(ctx: Context, db: NeonAppDatabase) -> str | None:
 
 
 async def reconcile(ctx: Context, body: dict[str, object], *, resync: bool = False) -> None:
-    """Converge the NeonAppDatabase ``body`` (see the module docstring)."""
+    """Converge the NeonAppDatabase ``body`` (see the module docstring); with ``resync`` only
+    its Secret."""
     db = NeonAppDatabase.model_validate(body)
     report: AppReport = Report(ctx, object_ref(db), db.metadata.generation, db.status)
     if await report.paused(db.metadata.annotations):
         return
     async with _outcomes(ctx, db, report):
         if resync and db.status.project_id is None:
-            return  # creating belongs to the change handlers (retried by kopf, not by the timer)
-        # Every pass checks the grant (a cached lookup), so a revoked one shows at a resync too.
+            return  # creating belongs to the change handlers; drift checks to the scheduler
+        # Every pass checks the grant (a cached lookup), so a revoked one shows at a repair too.
         await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
-        if resync and not grants.revoked(db.status) and not await _neon_due(ctx, db):
+        if resync and not grants.revoked(db.status):
             await _resync_secret(ctx, db, report)
         else:
             await _converge(ctx, db, report)
 
 
-DRIFT_CHECK_CALLS: Final = 2
-"""Neon calls of a comparison that finds nothing to change: the project and its endpoints
-(Neon Auth and the Data API add :func:`integrations.drift_calls`)."""
+async def check_drift(ctx: Context, body: dict[str, object]) -> None:
+    """Compare a provisioned project with Neon and put back what changed there; creating
+    belongs to the change handlers."""
+    if NeonAppDatabase.model_validate(body).status.project_id is not None:
+        await reconcile(ctx, body)
 
 
-async def _neon_due(ctx: Context, db: NeonAppDatabase) -> bool:
-    """Whether this resync compares with Neon: the interval has passed and the key's drift
-    budget (:mod:`neon_operator.drift`) can pay for it."""
-    last = db.status.last_sync_time
-    interval = datetime.timedelta(seconds=ctx.settings.neon_resync_interval)
-    if last is not None and ctx.clock() - last < interval:
-        return False
-    account = await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
-    extra = integrations.drift_calls(db.spec.auth, db.spec.data_api)
-    return account.drift.try_spend(DRIFT_CHECK_CALLS + extra)
+def settled(ctx: Context, body: dict[str, object]) -> bool:
+    """Whether ``body`` was fully reconciled as it is (see :mod:`.steady`): nothing to ask
+    Neon on resume."""
+    db = NeonAppDatabase.model_validate(body)
+    status = db.status
+    complete = None not in (
+        status.project_id,
+        status.default_branch_id,
+        status.endpoint_id,
+        status.host,
+        status.secret_name,
+    )
+    return (
+        complete
+        and status.secret_name == db.spec.connection_secret.secret_name(db.metadata.name)
+        and rotation_token(ctx, db) == status.password_rotation
+        and db.metadata.deletion_timestamp is None
+        and not ctx.settings.is_paused(db.metadata.annotations)
+        and steady.observed(status, db.metadata.generation)
+    )
+
+
+def target(body: dict[str, object]) -> drift.Target:
+    """What the drift scheduler keeps about ``body``: its NeonConfig, Secret and what a check
+    costs (Neon Auth and the Data API add :func:`integrations.drift_calls`)."""
+    db = NeonAppDatabase.model_validate(body)
+    return steady.target(
+        object_ref(db),
+        lane=db.spec.config_ref.name,
+        secret=db.spec.connection_secret.secret_name(db.metadata.name),
+        calls=drift.CHECK_CALLS + integrations.drift_calls(db.spec.auth, db.spec.data_api),
+    )
 
 
 class _outcomes:

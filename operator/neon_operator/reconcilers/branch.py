@@ -35,7 +35,7 @@ from typing import Any, Final
 
 import pydantic
 
-from neon_operator import errors, grants, kube, neon
+from neon_operator import drift, errors, grants, kube, neon
 from neon_operator.accounts import AccountProblem
 from neon_operator.models import (
     READY,
@@ -48,11 +48,26 @@ from neon_operator.models import (
 )
 from neon_operator.models.branch import KIND
 from neon_operator.neon import inputs
-from neon_operator.reconcilers import claims, connection_secret, dependents, integrations
+from neon_operator.reconcilers import (
+    claims,
+    connection_secret,
+    dependents,
+    integrations,
+    steady,
+)
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
-__all__ = ["KIND", "PLURAL", "delete", "object_ref", "reconcile"]
+__all__ = [
+    "KIND",
+    "PLURAL",
+    "check_drift",
+    "delete",
+    "object_ref",
+    "reconcile",
+    "settled",
+    "target",
+]
 
 PLURAL: Final = "neonbranches"
 WINDOW_HINTS: Final = ("window", "future", "precedes", "ahead of", "retention", "history")
@@ -111,6 +126,44 @@ async def reconcile(ctx: Context, body: dict[str, Any], *, resync: bool = False)
         guard.config_name = app.spec.config_ref.name
         await dependents.adopt_by(ctx, report.ref, body, app)
         await _converge(ctx, br, app, report)
+
+
+async def check_drift(ctx: Context, body: dict[str, Any]) -> None:
+    """Compare a created branch and its compute with Neon and put back what changed there."""
+    if NeonBranch.model_validate(body).status.branch_id is not None:
+        await reconcile(ctx, body)
+
+
+def settled(ctx: Context, body: dict[str, Any]) -> bool:
+    """Whether ``body`` was fully reconciled as it is (see :mod:`.steady`): nothing to ask Neon
+    on resume."""
+    br = NeonBranch.model_validate(body)
+    status = br.status
+    computed = br.spec.compute.type == ComputeType.NONE or (
+        None not in (status.endpoint_id, status.host)
+        and status.secret_name == br.spec.connection_secret.secret_name(br.metadata.name)
+    )
+    return (
+        status.branch_id is not None
+        and computed
+        and _restored_to(br) is None
+        and br.metadata.deletion_timestamp is None
+        and not ctx.settings.is_paused(br.metadata.annotations)
+        and steady.observed(status, br.metadata.generation)
+    )
+
+
+def target(body: dict[str, Any]) -> drift.Target:
+    """What the drift scheduler keeps about ``body``: its NeonConfig, Secret and what a check
+    costs (Neon Auth and the Data API add :func:`integrations.drift_calls`)."""
+    br = NeonBranch.model_validate(body)
+    has_secret = br.spec.compute.type != ComputeType.NONE
+    return steady.target(
+        object_ref(br),
+        lane=br.status.config_name or "default",
+        secret=br.spec.connection_secret.secret_name(br.metadata.name) if has_secret else None,
+        calls=drift.CHECK_CALLS + integrations.drift_calls(br.spec.auth, br.spec.data_api),
+    )
 
 
 def _namespace(br: NeonBranch) -> str:

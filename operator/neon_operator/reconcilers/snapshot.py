@@ -23,11 +23,11 @@ from neon_operator import kube, neon
 from neon_operator.accounts import AccountProblem
 from neon_operator.models import DeletionPolicy, NeonSnapshot, NeonSnapshotStatus
 from neon_operator.models.snapshot import KIND
-from neon_operator.reconcilers import claims, dependents
+from neon_operator.reconcilers import claims, dependents, steady
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
-__all__ = ["KIND", "PLURAL", "delete", "object_ref", "reconcile", "snapshot_name"]
+__all__ = ["KIND", "PLURAL", "delete", "object_ref", "reconcile", "settled", "snapshot_name"]
 
 PLURAL: Final = "neonsnapshots"
 
@@ -103,6 +103,18 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
         report.ready("True", "SnapshotReady", f"Neon snapshot {report.status.snapshot_id} is ready")
         report.synced("True", "ReconcileSucceeded", "")
         await report.flush()
+
+
+def settled(ctx: Context, body: dict[str, Any]) -> bool:
+    """Whether ``body`` was fully reconciled as it is (see :mod:`.steady`): a snapshot never
+    changes once taken, so a resumed one needs nothing."""
+    snap = NeonSnapshot.model_validate(body)
+    return (
+        snap.status.snapshot_id is not None
+        and snap.metadata.deletion_timestamp is None
+        and not ctx.settings.is_paused(snap.metadata.annotations)
+        and steady.observed(snap.status, snap.metadata.generation)
+    )
 
 
 async def _created(

@@ -1,14 +1,12 @@
 """Priorities in the limiter: new work always goes before drift checks, driven by virtual time.
 
-Many callers wait at once here, so the clock is a small scheduler of its own: a sleeping caller
+Many callers wait at once here, so the clock is the ``virtual_time`` fixture: a sleeping caller
 wakes when virtual time reaches its deadline, and time only moves when every caller is blocked.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 from collections.abc import Coroutine
 from typing import Any
 
@@ -23,50 +21,12 @@ INTERVAL = 1.0  # seconds between requests on one route at RateLimits(burst_per_
 ROUTE = "GET /projects/{project_id}"
 
 
-class VirtualTime:
-    """A clock and a sleep for many concurrent callers."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        future = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (self.now + max(seconds, 0.0), next(self._order), future))
-        await future
-
-    async def settle(self) -> None:
-        """Let every runnable caller run until it blocks."""
-        for _ in range(50):
-            await asyncio.sleep(0)
-
-    async def advance(self, seconds: float) -> None:
-        """Move time forward by ``seconds``, waking sleepers in deadline order."""
-        until = self.now + seconds
-        await self.settle()
-        while self._sleepers and self._sleepers[0][0] <= until:
-            at, _, future = heapq.heappop(self._sleepers)
-            self.now = max(self.now, at)
-            future.set_result(None)
-            await self.settle()
-        self.now = until
-
-    async def run(self, tasks: list[asyncio.Task[Any]]) -> None:
-        """Advance until every task is done."""
-        while not all(task.done() for task in tasks):
-            await self.advance(INTERVAL / 4)
-
-
 @pytest.fixture
-def time_() -> VirtualTime:
-    return VirtualTime()
+def time_(virtual_time: Any) -> Any:
+    return virtual_time
 
 
-def drained(time_: VirtualTime) -> RateLimiter:
+def drained(time_: Any) -> RateLimiter:
     """A limiter of one request a second on :data:`ROUTE`, its burst spent: the next slot is
     now."""
     limiter = RateLimiter(
@@ -86,7 +46,7 @@ def start(
     return asyncio.create_task(note())
 
 
-async def test_work_goes_before_drift_checks_that_came_earlier(time_: VirtualTime) -> None:
+async def test_work_goes_before_drift_checks_that_came_earlier(time_: Any) -> None:
     limiter = drained(time_)
     granted: list[str] = []
     drifts = [start(granted, f"drift-{i}", limiter.acquire(ROUTE, DRIFT)) for i in range(4)]
@@ -100,7 +60,7 @@ async def test_work_goes_before_drift_checks_that_came_earlier(time_: VirtualTim
     assert limiter.stats[DRIFT].overtook == 0
 
 
-async def test_a_drift_check_waits_while_any_work_waits(time_: VirtualTime) -> None:
+async def test_a_drift_check_waits_while_any_work_waits(time_: Any) -> None:
     limiter = drained(time_)
     granted: list[str] = []
     tasks = []
@@ -117,7 +77,7 @@ async def test_a_drift_check_waits_while_any_work_waits(time_: VirtualTime) -> N
     assert (limiter.stats[WORK].granted, limiter.stats[DRIFT].granted) == (10, 10)
 
 
-async def test_drift_checks_alone_use_every_free_slot(time_: VirtualTime) -> None:
+async def test_drift_checks_alone_use_every_free_slot(time_: Any) -> None:
     limiter = drained(time_)
     granted: list[str] = []
     started = time_.now
@@ -129,7 +89,7 @@ async def test_drift_checks_alone_use_every_free_slot(time_: VirtualTime) -> Non
     assert time_.now - started <= 5 * INTERVAL
 
 
-async def test_a_pause_holds_drift_checks_too(time_: VirtualTime) -> None:
+async def test_a_pause_holds_drift_checks_too(time_: Any) -> None:
     limiter = drained(time_)
     granted: list[str] = []
     limiter.pause(30.0)
@@ -142,7 +102,7 @@ async def test_a_pause_holds_drift_checks_too(time_: VirtualTime) -> None:
     assert time_.now - started >= 30.0
 
 
-async def test_the_callers_context_sets_the_priority_of_its_requests(time_: VirtualTime) -> None:
+async def test_the_callers_context_sets_the_priority_of_its_requests(time_: Any) -> None:
     limiter = drained(time_)
     limiter.reserve(ROUTE)  # the next slot is a second away: callers must queue
 
@@ -159,7 +119,7 @@ async def test_the_callers_context_sets_the_priority_of_its_requests(time_: Virt
     assert task.result() > 0
 
 
-async def test_queue_depth_and_waits_are_counted_by_priority(time_: VirtualTime) -> None:
+async def test_queue_depth_and_waits_are_counted_by_priority(time_: Any) -> None:
     limiter = drained(time_)
     tasks = [asyncio.create_task(limiter.acquire(ROUTE, WORK)) for _ in range(3)]
     tasks += [asyncio.create_task(limiter.acquire(ROUTE, DRIFT)) for _ in range(2)]
