@@ -8,7 +8,9 @@ Request path, outermost first:
    ``X-Neon-Ret-Request-Id``; :class:`~neon_emulator.errors.ApiError` and unknown routes become
    ``GeneralError`` JSON; the store is committed once the handler returns.
 2. ``gate`` (``/api/v2`` only): Bearer authentication (401), rate limiting (429 +
-   ``Retry-After``), injected faults (latency, 503, 423).
+   ``Retry-After``), injected faults (latency, 503, 423); every request and its status go to
+   the request history (:mod:`neon_emulator.requesthistory`, read through
+   ``GET /admin/requests``).
 3. The route handler (``neon_emulator.routes.*``).
 
 Outside ``/api/v2`` (no API key): ``GET /healthz`` and the admin API documented in
@@ -128,13 +130,26 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
 @web.middleware
 async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     ctx = context.of(request)
-    caller = auth.authenticate(ctx.store, request.headers.get("Authorization"), request.remote)
-    request[lookups.PRINCIPAL] = caller
     route = request.match_info.route.resource
     template = route.canonical if route is not None else request.path
-    ctx.limiter.check(caller.key.key, f"{request.method} {template}")
-    await faults.inject(ctx.knobs.faults, request.method, request.path, ctx.settings.api_prefix)
-    return await handler(request)
+    status = 500
+    try:
+        caller = auth.authenticate(ctx.store, request.headers.get("Authorization"), request.remote)
+        request[lookups.PRINCIPAL] = caller
+        ctx.limiter.check(caller.key.key, f"{request.method} {template}")
+        await faults.inject(ctx.knobs.faults, request.method, request.path, ctx.settings.api_prefix)
+        response = await handler(request)
+        status = response.status
+        return response
+    except (errors.ApiError, web.HTTPException) as exc:
+        status = exc.status
+        raise
+    finally:
+        prefix = ctx.settings.api_prefix
+        route_template = requestlog.template(request, prefix)
+        ctx.requests.record(
+            request.method, request.path.removeprefix(prefix), route_template, status
+        )
 
 
 async def healthz(request: web.Request) -> web.Response:

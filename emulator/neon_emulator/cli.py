@@ -21,6 +21,7 @@ from neon_emulator.dataplane import DataPlane, NoDataPlane
 from neon_emulator.hosts import Addresses
 from neon_emulator.operations import OperationRunner
 from neon_emulator.ratelimit import RateLimiter
+from neon_emulator.requesthistory import RequestHistory
 from neon_emulator.settings import Faults, Knobs, RateLimits, Settings
 from neon_emulator.store import Store
 
@@ -94,6 +95,7 @@ def build_context(settings: Settings, knobs: Knobs, dataplane: DataPlane | None 
         runner=OperationRunner(store, knobs, plane),
         limiter=RateLimiter(knobs.rate_limits),
         addresses=Addresses(settings, plane),
+        requests=RequestHistory(),
     )
 
 

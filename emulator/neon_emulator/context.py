@@ -10,6 +10,7 @@ from neon_emulator.dataplane import DataPlane
 from neon_emulator.hosts import Addresses
 from neon_emulator.operations import OperationRunner
 from neon_emulator.ratelimit import RateLimiter
+from neon_emulator.requesthistory import RequestHistory
 from neon_emulator.settings import Knobs, Settings
 from neon_emulator.store import Store
 
@@ -23,6 +24,7 @@ class Context:
     runner: OperationRunner
     limiter: RateLimiter
     addresses: Addresses
+    requests: RequestHistory
 
 
 CONTEXT = web.AppKey("neon_emulator.context", Context)

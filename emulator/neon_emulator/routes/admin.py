@@ -19,6 +19,10 @@ PUT      ``/admin/organizations/{org_id}/limits``    ``{"projects_limit"?,
 PUT      ``/admin/projects/{project_id}/integrations``  ``{"integrations": ["github", …]}``
                                                      (projects with integrations cannot be
                                                      transferred: 422)
+GET      ``/admin/requests?after=N``                 ``{"last", "requests": [{"seq", "method",
+                                                     "path", "route", "status"}, …]}``: the API
+                                                     requests answered after number ``N``
+                                                     (default 0; the last 100,000 are kept)
 =======  ==========================================  ==============================================
 
 Every PUT answers with the resulting state.
@@ -124,6 +128,17 @@ async def put_operations(request: web.Request) -> web.Response:
     knobs = context.of(request).knobs
     knobs.operation_latency = update.latency_seconds
     return reply({"latency_seconds": knobs.operation_latency})
+
+
+@routes.get("/admin/requests")
+async def get_requests(request: web.Request) -> web.Response:
+    log = context.of(request).requests
+    try:
+        after = int(request.query.get("after", "0"))
+    except ValueError:
+        raise errors.BadRequest("after must be an integer") from None
+    entries = [dataclasses.asdict(entry) for entry in log.after(after)]
+    return reply({"last": log.last, "requests": entries})
 
 
 @routes.post("/admin/organizations")
