@@ -173,10 +173,20 @@ class SecretWatch:
         keys = self._by_owner.get(uid, ())
         return [self._items[key].state for key in keys if key in self._items]
 
-    def forget(self, namespace: str, name: str) -> None:
-        """Drop a Secret from the cache (the operator just wrote or deleted it; the next read
-        goes to the apiserver until the watch reports the new state)."""
-        self._drop((namespace, name))
+    def version(self, namespace: str, name: str) -> str | None:
+        """The ``resourceVersion`` of the cached Secret (``None``: not cached)."""
+        cached = self._items.get((namespace, name))
+        return cached.version if cached is not None else None
+
+    def written(self, namespace: str, name: str, before: str | None) -> None:
+        """The operator just wrote or deleted a Secret that was cached at version ``before``
+        when it began (``None``: not cached). Unless the watch has reported a change since,
+        drop the cached copy: the next read goes to the apiserver until the watch reports the
+        new state. The write's own event may well arrive before its response; dropping the
+        copy then would leave the Secret out of the cache, repaired by every sweep, for good."""
+        cached = self._items.get((namespace, name))
+        if cached is not None and cached.version == before:
+            self._drop((namespace, name))
 
     async def run(self) -> None:
         """List and watch until cancelled."""
@@ -337,17 +347,19 @@ class CachedKubeClient(kube.KubeClient):
         return await super().read_secret(namespace, name)
 
     async def write_secret(self, namespace: str, name: str, **fields: Any) -> None:
+        before = self.secrets.version(namespace, name) if self.secrets is not None else None
         try:
             await super().write_secret(namespace, name, **fields)
         finally:
             if self.secrets is not None:
-                self.secrets.forget(namespace, name)
+                self.secrets.written(namespace, name, before)
 
     async def delete_secret(
         self, namespace: str, name: str, *, current: kube.SecretState | None = None
     ) -> None:
+        before = self.secrets.version(namespace, name) if self.secrets is not None else None
         try:
             await super().delete_secret(namespace, name, current=current)
         finally:
             if self.secrets is not None:
-                self.secrets.forget(namespace, name)
+                self.secrets.written(namespace, name, before)

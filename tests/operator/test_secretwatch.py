@@ -162,8 +162,21 @@ def test_a_forgotten_secret_is_read_from_the_apiserver_until_the_watch_reports_i
     watch: SecretWatch, repairs: Repairs
 ) -> None:
     watch.replace(None, [secret()])
-    watch.forget("team-a", "todo-neon")  # the operator just wrote it
+    before = watch.version("team-a", "todo-neon")
+    watch.written("team-a", "todo-neon", before)  # the operator just wrote it
     assert watch.get("team-a", "todo-neon") is None
     watch.observe("MODIFIED", secret(version="2"))
     assert watch.get("team-a", "todo-neon") is not None
+    assert repairs.requested == []
+
+
+@pytest.mark.parametrize("before", [None, "1"], ids=["created", "updated"])
+def test_a_write_whose_own_event_came_before_its_response_stays_cached(
+    watch: SecretWatch, repairs: Repairs, before: str | None
+) -> None:
+    watch.replace(None, [secret()] if before else [])
+    assert watch.version("team-a", "todo-neon") == before
+    watch.observe("MODIFIED" if before else "ADDED", secret(version="2"))  # the write's event
+    watch.written("team-a", "todo-neon", before)  # then the write's response
+    assert watch.version("team-a", "todo-neon") == "2"
     assert repairs.requested == []
