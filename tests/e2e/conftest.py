@@ -221,6 +221,15 @@ class Neon:
     def endpoint(self, project_id: str, endpoint_id: str) -> dict[str, Any]:
         return dict(self.get(f"/projects/{project_id}/endpoints/{endpoint_id}")["endpoint"])
 
+    def requests_after(self, seq: int) -> tuple[int, list[dict[str, Any]]]:
+        """The emulator's own log of the API requests it answered after number ``seq`` (from any
+        client): the latest number, and those requests (``method``, ``path``, ``status`` …)."""
+        admin = str(self.http.base_url).rstrip("/").removesuffix("/api/v2")
+        response = self.http.get(f"{admin}/admin/requests", params={"after": seq})
+        response.raise_for_status()
+        log = response.json()
+        return int(log["last"]), list(log["requests"])
+
 
 @pytest.fixture(scope="session")
 def neon(local_stack: devstack.Stack) -> Iterator[Neon]:

@@ -52,22 +52,26 @@ def tiers(apps: Any) -> int:
 
 
 def test_a_restart_with_complete_resources_makes_no_neon_call(
-    own_namespace, start_operator, apps_in
+    own_namespace, neon, start_operator, apps_in
 ) -> None:
     apps = apps_in(own_namespace)
     branches = Kind(apps, "NeonBranch", "neonbranches")
     snapshots = Kind(apps, "NeonSnapshot", "neonsnapshots")
+    start, _ = neon.requests_after(0)
     first = start_operator([own_namespace], "first.log")
     names = [f"app-{i}" for i in range(APPS)]
     for name in names:
         apps.create(name, {})
-    for name in names:
-        apps.wait_condition(name, "True")
+    projects = [apps.wait_condition(name, "True")["status"]["projectId"] for name in names]
     branches.create("dev", {"appDatabaseRef": {"name": "app-0"}})
     snapshots.create("checkpoint", {"appDatabaseRef": {"name": "app-0"}})
     branches.wait_condition("dev", "True")
     snapshots.wait_condition("checkpoint", "True")
     first.stop()
+
+    # The emulator's log names each project in the requests that created it (its operations).
+    before, creating = neon.requests_after(start)
+    assert all(any(p in r["path"] for r in creating) for p in projects)
 
     second = start_operator([own_namespace], "second.log")
     second.wait_serving()
@@ -76,6 +80,9 @@ def test_a_restart_with_complete_resources_makes_no_neon_call(
 
     # The NeonConfig's key check (one call per tier) is all; no resource costs a call.
     assert second.neon_calls_by_route() == {"GET /projects": tiers(apps)}
+    # The emulator agrees: no request from any client touched these projects.
+    _, answered = neon.requests_after(before)
+    assert [r["path"] for r in answered if any(p in r["path"] for p in projects)] == []
     # Connection Secrets come from one watch (one list), not a GET each; the one GET is the key.
     assert second.kubernetes_requests("list", "secrets") == 1
     assert second.kubernetes_requests("get", "secrets") <= 1
