@@ -67,6 +67,9 @@ class TracedOperator:
                 ) as page:
                     return str(page.read().decode())
             except OSError:
+                if self.popen.poll() is not None:
+                    code = self.popen.returncode
+                    raise RuntimeError(f"the operator exited with {code}") from None
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(1)

@@ -6,6 +6,7 @@ is complete.
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import os
 import signal
@@ -27,7 +28,14 @@ def snapshot(signum: int, frame: FrameType | None) -> None:
 
 
 signal.signal(signal.SIGUSR1, snapshot)
+faulthandler.register(signal.SIGUSR2)  # where it is, when a run seems stuck
 
+from kubernetes.aio import client  # noqa: E402
+
+from neon_operator import runner, settings  # noqa: E402, F401  (cli imports these lazily)
+
+for api in ("CoreV1Api", "CustomObjectsApi", "CoordinationV1Api", "V1Secret", "V1ObjectMeta"):
+    getattr(client, api)  # the client imports its API and model modules on first use
 from neon_operator.cli import main  # noqa: E402  (after the handler: SIGUSR1 never kills it)
 
 # Tracing starts after the imports (what they allocate is the same at any scale, and tracing
