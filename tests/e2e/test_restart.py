@@ -119,3 +119,35 @@ def test_what_changed_while_the_operator_was_down_is_reconciled_on_restart(
     for name in ("resized", "robbed"):
         apps.delete(name)
         apps.wait(name, lambda obj: obj is None, "deleted")
+
+
+def test_resumed_resources_still_get_their_drift_checks(
+    own_namespace, start_operator, apps_in
+) -> None:
+    apps = apps_in(own_namespace)
+    first = start_operator([own_namespace], "first.log")
+    names = [f"app-{i}" for i in range(3)]
+    for name in names:
+        apps.create(name, {})
+    for name in names:
+        apps.wait_condition(name, "True")
+    first.stop()
+
+    second = start_operator([own_namespace], "second.log", args=("--neon-resync-interval", "2"))
+    second.wait_serving()
+    resumed(second, len(names))
+    deadline = time.monotonic() + 60
+    while second.reconciles("drift") < len(names):
+        assert time.monotonic() < deadline, f"{second.reconciles('drift')} drift checks"
+        time.sleep(0.25)
+    assert second.neon_calls("GET", "/projects/{project_id}") >= len(names)
+    drift_requests = sum(
+        value
+        for labels, value in second.samples("neon_operator_rate_limiter_wait_seconds_count")
+        if labels.get("priority") == "drift"
+    )
+    assert drift_requests >= len(names)
+    for name in names:
+        apps.delete(name)
+    for name in names:
+        apps.wait(name, lambda obj: obj is None, "deleted")
