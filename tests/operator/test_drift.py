@@ -86,6 +86,25 @@ async def test_checks_spend_at_most_their_share_of_the_budget(virtual_time) -> N
     assert min(gaps) == pytest.approx(CHECK_CALLS * 60 / (700 * 0.25))  # no burst
 
 
+async def test_checks_with_neon_auth_and_the_data_api_pay_for_their_extra_calls(
+    virtual_time,
+) -> None:
+    recorder = Recorder(virtual_time, {"default": 700.0})
+    drift = scheduler(recorder, interval=3600.0, share=0.25)
+    costly = [dataclasses.replace(t, calls=CHECK_CALLS + 3 + 1) for t in targets(30_000)]
+    for target in costly:
+        drift.enroll(target, due_in=0.0)
+
+    await virtual_time.advance(600.0)
+    await drift.close()
+
+    calls = sum(target.calls for _, target in recorder.checked)
+    assert calls <= 700 * 0.25 * 10 + 6
+    assert calls >= 700 * 0.25 * 10 * 0.95
+    gaps = [b - a for a, b in zip(recorder.times(), recorder.times()[1:], strict=False)]
+    assert min(gaps) == pytest.approx(6 * 60 / (700 * 0.25))
+
+
 async def test_a_new_resource_is_first_checked_one_interval_later(virtual_time) -> None:
     recorder = Recorder(virtual_time)
     drift = scheduler(recorder, interval=50.0)

@@ -149,3 +149,13 @@ def test_the_scheduler_keeps_each_resources_neonconfig_and_secret() -> None:
     assert (app.lane, app.secret) == ("paid-key", "todo-neon")
     dev = branch.target(BRANCH)
     assert (dev.lane, dev.secret) == ("default", "todo-neon")
+
+
+def test_a_drift_check_costs_more_with_neon_auth_and_the_data_api() -> None:
+    assert appdatabase.target(APP).calls == 2
+    assert appdatabase.target(changed(APP, spec__auth={})).calls == 2 + 3
+    assert appdatabase.target(changed(APP, spec__dataApi={})).calls == 2 + 1
+    both = changed(BRANCH, spec__auth={}, spec__dataApi={})
+    assert branch.target(both).calls == 2 + 3 + 1
+    off = changed(APP, spec__auth={"enabled": False}, spec__dataApi={"enabled": False})
+    assert appdatabase.target(off).calls == 2
