@@ -1,15 +1,34 @@
-# The operator image the Helm chart runs. (No Docker engine runs on our development machines,
-# so CI does not build this image; the chart's objects are tested against a real apiserver.)
-FROM python:3.11-slim AS build
+# The operator image the Helm chart runs: `docker build -t neon-operator .` with Docker, or
+# `make image` without a daemon (buildah on a locally made Debian bookworm + Python 3.11 base:
+# see neon_operator/devstack/image.py). The steps below are the source of truth for both, so they
+# work whether the base's Python lives in /usr/local (the official image) or /usr (Debian's).
+ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
+
+FROM ${BASE_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+RUN python3 -m venv /opt/neon-operator
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# The operator's dependencies get their own layer, rebuilt only when pyproject.toml changes.
+# Wheels only: the image never needs a compiler.
+COPY pyproject.toml ./
+RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+ && /opt/neon-operator/bin/pip install --only-binary=:all: -r requirements.txt
+COPY README.md ./
 COPY operator operator
 COPY emulator emulator
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The wheel carries both packages; the operator image ships the operator alone (the emulator and
+# its PostgreSQL data plane are for local stacks and CI, and its extra dependencies stay out).
+RUN /opt/neon-operator/bin/pip install --no-deps . \
+ && rm -rf /opt/neon-operator/lib/python3.11/site-packages/neon_emulator \
+           /opt/neon-operator/bin/neon-emulator \
+ && /opt/neon-operator/bin/python -c "import neon_operator.runner" \
+ && /opt/neon-operator/bin/python -m pip uninstall --yes --quiet pip setuptools
 
-FROM python:3.11-slim
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+FROM ${BASE_IMAGE}
+COPY --from=build /opt/neon-operator /opt/neon-operator
+ENV PATH=/opt/neon-operator/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
 USER 65532:65532
 ENTRYPOINT ["neon-operator"]
 CMD ["run", "--all-namespaces"]

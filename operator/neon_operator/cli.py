@@ -2,7 +2,8 @@
 
 ``neon-operator crds [--output DIR] [--chart DIR]``
     regenerate the CRD YAML from the models, into ``crds/`` and the Helm chart's ``crds/``,
-    and the Markdown reference ``docs/crd-reference.md``.
+    the Markdown reference ``docs/crd-reference.md``, the admission policy and the Argo CD
+    health checks' ConfigMap (``deploy/argocd/argocd-cm.yaml``).
 ``neon-operator demo [--keep]``
     start the local stack and walk through what the operator does.
 ``neon-operator run [--namespace NS]... [--liveness-port N] [--metrics-port N]``
@@ -11,6 +12,9 @@
 ``neon-operator dev up --state-dir DIR`` / ``neon-operator dev down --state-dir DIR``
     start / stop the local stack: a real kube-apiserver, etcd and kube-controller-manager on
     loopback with this operator's CRDs installed, and the Neon emulator.
+``neon-operator dev image``
+    build the operator image from the Dockerfile without a Docker daemon (``make image``) and
+    print the OCI archive's path.
 """
 
 from __future__ import annotations
@@ -142,11 +146,15 @@ def _parser() -> argparse.ArgumentParser:
     dev_down = dev_commands.add_parser("down", help="stop the stack started from --state-dir")
     dev_down.add_argument("--state-dir", type=pathlib.Path, required=True)
     dev_down.set_defaults(handler=_dev_down)
+    dev_image = dev_commands.add_parser(
+        "image", help="build the operator image from the Dockerfile (buildah, no daemon)"
+    )
+    dev_image.set_defaults(handler=_dev_image)
     return parser
 
 
 def _crds(args: argparse.Namespace) -> int:
-    from neon_operator import admission, crddocs, crds
+    from neon_operator import admission, argocd, crddocs, crds
 
     targets = [args.output]
     if args.chart.is_dir():
@@ -158,6 +166,11 @@ def _crds(args: argparse.Namespace) -> int:
     if manifest.parent.is_dir():
         manifest.write_text(admission.render(), encoding="utf-8")
         print(manifest)
+    script = pathlib.Path(argocd.SCRIPT)
+    if script.is_file():
+        health = pathlib.Path(argocd.CONFIG_MAP)
+        health.write_text(argocd.render_config_map(script.read_text(encoding="utf-8")))
+        print(health)
     for target in targets:
         for path in crds.write(target):
             print(path)
@@ -230,6 +243,24 @@ def _dev_down(args: argparse.Namespace) -> int:
 
     stopped = stack.down(args.state_dir)
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def _dev_image(args: argparse.Namespace) -> int:
+    from neon_operator.devstack import image
+
+    started = time.monotonic()
+    try:
+        built = image.ensure_image()
+    except image.ImageError as error:
+        print(f"neon-operator dev image: {error}", file=sys.stderr)
+        return 1
+    size = built.archive.stat().st_size / 2**20
+    print(
+        f"{built.reference}: {built.archive} ({size:.0f} MiB) in {time.monotonic() - started:.0f}s",
+        file=sys.stderr,
+    )
+    print(built.archive)
     return 0
 
 
