@@ -252,6 +252,10 @@ def definition(kind: Kind) -> dict[str, Any]:
     status = structural_schema(
         kind.status.model_json_schema(by_alias=True, mode="validation"), path="status"
     )
+    # Until the operator first writes status, the apiserver serves `observedGeneration: 0`: a
+    # new object reads as "generation not observed yet" (kstatus InProgress, Argo CD
+    # Progressing) instead of a status-less object that kstatus would call Current.
+    status["default"] = {"observedGeneration": 0}
     root: dict[str, Any] = {
         "description": kind.description,
         "type": "object",

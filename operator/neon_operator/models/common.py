@@ -30,6 +30,12 @@ READY: Final = "Ready"
 """Condition type: the resource is provisioned and usable (kstatus reads this one)."""
 SYNCED: Final = "Synced"
 """Condition type: the last reconciliation of the current generation reached Neon's API."""
+RECONCILING: Final = "Reconciling"
+"""Condition type (kstatus): `True` while the operator works towards `Ready` on its own
+(provisioning, waiting for a parent, retrying Neon): Flux and kstatus read `InProgress`."""
+STALLED: Final = "Stalled"
+"""Condition type (kstatus): `True` when only a change by a person can help (Neon rejected the
+spec, the spec contradicts its NeonConfig): kstatus reads `Failed`, so Flux stops waiting."""
 
 TIER_PATTERN: Final = r"^[a-z][a-z0-9-]{0,62}$"
 """A tier name (`free`, `paid`, …): a DNS-label-like word, the key of NeonConfig's map."""
@@ -155,11 +161,12 @@ class Status(Model):
     """Status every kind carries; kstatus reads `observedGeneration` and the `Ready` condition."""
 
     observed_generation: Annotated[int, Field(ge=0)] | None = None
-    """The `metadata.generation` the operator last reconciled."""
+    """The `metadata.generation` the operator last reconciled (0: not yet seen)."""
     conditions: list[Condition] = Field(
         default_factory=list, max_length=16, json_schema_extra=CONDITIONS_SCHEMA
     )
-    """Current state: `Ready` (usable) and `Synced` (last reconciliation reached Neon)."""
+    """Current state: `Ready` (usable), `Synced` (last reconciliation reached Neon), and
+    kstatus' `Reconciling` (working towards `Ready`) and `Stalled` (needs a change to proceed)."""
 
     def condition(self, type_: str) -> Condition | None:
         """The condition of `type_`, if present."""

@@ -193,7 +193,8 @@ class _outcomes:
             return
         report, delay = self.report, self.ctx.settings.retry_delay
         if isinstance(error, errors.ReconcileError):
-            await self._fail(error.reason, error.message)
+            stalled = isinstance(error, errors.AwaitChange)
+            await self._fail(error.reason, error.message, stalled=stalled)
             return
         if isinstance(error, AccountProblem):
             await self._fail(error.reason, error.message)
@@ -207,7 +208,7 @@ class _outcomes:
             return  # the handler retries after Retry-After (or a default delay)
         if isinstance(error, neon.InvalidRequestError):
             message = f"Neon rejected the request: {error.message}; fix the spec"
-            await self._fail("NeonRejected", message)
+            await self._fail("NeonRejected", message, stalled=True)
             raise errors.AwaitChange("NeonRejected", message) from None
         if isinstance(error, neon.AuthenticationError):
             await self.ctx.accounts.forget(self.db.spec.config_ref.name)
@@ -223,8 +224,8 @@ class _outcomes:
             await self._fail(reason, message)
             raise errors.RetryLater(reason, message, delay=delay) from None
 
-    async def _fail(self, reason: str, message: str) -> None:
-        self.report.ready("False", reason, message)
+    async def _fail(self, reason: str, message: str, *, stalled: bool = False) -> None:
+        self.report.ready("False", reason, message, stalled=stalled)
         self.report.synced("False", reason, message)
         self.report.update(last_sync_time=self.ctx.clock())
         await self.report.flush()

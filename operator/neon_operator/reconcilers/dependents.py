@@ -164,7 +164,7 @@ class failures:
             return
         delay = self.ctx.settings.retry_delay
         if isinstance(error, errors.AwaitChange):
-            await self._fail(error.reason, error.message)
+            await self._fail(error.reason, error.message, stalled=True)
             return
         if isinstance(error, errors.RetryLater):
             return  # its raiser wrote the conditions (see :func:`waiting`)
@@ -180,7 +180,7 @@ class failures:
             return
         if isinstance(error, neon.InvalidRequestError):
             message = f"Neon rejected the request: {error.message}; fix the spec"
-            await self._fail(self.on_invalid, message)
+            await self._fail(self.on_invalid, message, stalled=True)
             raise errors.AwaitChange(self.on_invalid, message) from None
         if isinstance(error, neon.AuthenticationError):
             await self.ctx.accounts.forget(self.config_name)
@@ -196,7 +196,7 @@ class failures:
             await self._fail(reason, message)
             raise errors.RetryLater(reason, message, delay=delay) from None
 
-    async def _fail(self, reason: str, message: str) -> None:
-        self.report.ready("False", reason, message)
+    async def _fail(self, reason: str, message: str, *, stalled: bool = False) -> None:
+        self.report.ready("False", reason, message, stalled=stalled)
         self.report.synced("False", reason, message)
         await self.report.flush()

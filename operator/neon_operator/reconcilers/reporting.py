@@ -6,6 +6,12 @@ before a long wait (so people see ``Provisioning``), and at the end. ``flush`` p
 fields that changed since this reconcile read or wrote them (a merge patch: a field it never
 touched, e.g. an id another operator instance wrote meanwhile, is not reset from a stale read),
 and posts an Event whenever the ``Ready`` condition changes status or reason.
+
+Setting ``Ready`` also sets kstatus' ``Reconciling`` and ``Stalled`` (what Flux, kstatus and the
+Argo CD health checks in ``deploy/argocd/`` read): ``Ready=True`` clears both; ``Ready=False``
+means ``Reconciling=True`` (the operator keeps at it) unless the caller says it is ``stalled``
+(an :class:`errors.AwaitChange`: only a change of the resource can help), then ``Stalled=True``.
+Without ``Stalled``, kstatus would report a spec Neon rejected as ``InProgress`` forever.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 from neon_operator import conditions, kube
-from neon_operator.models import READY, SYNCED, ConditionStatus, Status
+from neon_operator.models import READY, RECONCILING, STALLED, SYNCED, ConditionStatus, Status
 from neon_operator.reconcilers.context import Context
 
 __all__ = ["PROGRESS_REASONS", "Report"]
@@ -38,9 +44,23 @@ class Report(Generic[S]):
         """Set status fields (by their Python names)."""
         self.status = self.status.model_copy(update=fields)
 
-    def ready(self, status: ConditionStatus, reason: str, message: str) -> None:
-        """Set the ``Ready`` condition."""
+    def ready(
+        self, status: ConditionStatus, reason: str, message: str, *, stalled: bool = False
+    ) -> None:
+        """Set the ``Ready`` condition, and ``Reconciling``/``Stalled`` from it (see above)."""
         self._set(conditions.Change(READY, status, reason, message))
+        working = status != "True" and not stalled
+        stuck = status != "True" and stalled
+        self._set(
+            conditions.Change(
+                RECONCILING, "True" if working else "False", reason, message if working else ""
+            )
+        )
+        self._set(
+            conditions.Change(
+                STALLED, "True" if stuck else "False", reason, message if stuck else ""
+            )
+        )
 
     def synced(self, status: ConditionStatus, reason: str, message: str = "") -> None:
         """Set the ``Synced`` condition."""

@@ -110,7 +110,7 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> datetime.datetime | N
         schedule = cron.parse(sched.spec.schedule)
     except cron.InvalidSchedule as error:
         report.update(next_schedule_time=None)
-        report.ready("False", "InvalidSchedule", f"{error}; fix spec.schedule")
+        report.ready("False", "InvalidSchedule", f"{error}; fix spec.schedule", stalled=True)
         report.synced("False", "InvalidSchedule", str(error))
         await report.flush()
         return None
@@ -250,7 +250,7 @@ async def _take(
             f"NeonSnapshot {name} exists but was not made by this schedule; set "
             "spec.snapshotNamePrefix to a prefix no other schedule or snapshot uses"
         )
-        report.ready("False", "SnapshotNameTaken", message)
+        report.ready("False", "SnapshotNameTaken", message, stalled=True)
         report.synced("False", "SnapshotNameTaken", message)
         return None
     return _as_taken(existing) if existing is not None else None
