@@ -25,6 +25,11 @@ RUN /opt/neon-operator/bin/pip install --no-deps . \
  && /opt/neon-operator/bin/python -m pip uninstall --yes --quiet pip setuptools
 
 FROM ${BASE_IMAGE}
+# A named account for the uid the chart runs as: kopf asks for the user's name at start
+# (getpass.getuser), which fails for a uid without a passwd entry.
+RUN groupadd --gid 65532 nonroot \
+ && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin nonroot
 COPY --from=build /opt/neon-operator /opt/neon-operator
 ENV PATH=/opt/neon-operator/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONDONTWRITEBYTECODE=1 \

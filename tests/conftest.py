@@ -12,6 +12,7 @@ import asyncio
 import heapq
 import itertools
 import pathlib
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client import ApiClient
 
+from neon_operator.devstack import image, progress
 from neon_operator.devstack import stack as devstack
 
 TIERS = ("unit", "integration", "e2e")
@@ -36,18 +38,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             )
 
 
+def progress_reporter(config: pytest.Config) -> progress.Reporter:
+    """Progress lines of long builds, shown on the terminal through pytest's output capture."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+
+    def report(line: str) -> None:
+        with capture.global_and_fixture_disabled():
+            print(line, file=sys.stderr, flush=True)
+
+    return report
+
+
 @pytest.fixture(scope="session")
 def local_stack(
     tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
 ) -> Iterator[devstack.Stack]:
     """The real control plane + CRDs + controller-manager + emulator, once per session."""
     state_dir = tmp_path_factory.mktemp("stack")
-    running = devstack.up(state_dir)
+    running = devstack.up(state_dir, report=progress_reporter(pytestconfig))
     pytestconfig.stash[_VERSION_KEY] = running.kubernetes_version
     try:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def operator_image(pytestconfig: pytest.Config) -> image.Image:
+    """The operator image built from this checkout's Dockerfile (cached; ``make image``)."""
+    return image.ensure_image(report=progress_reporter(pytestconfig))
 
 
 @pytest.fixture(scope="session")

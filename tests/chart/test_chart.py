@@ -12,38 +12,21 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client, utils
+from kubernetes import client
 from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
 from neon_operator import admission, crds
-from neon_operator.devstack import binaries, processes
+from neon_operator.devstack import processes
 from neon_operator.devstack import stack as devstack
 
+from .conftest import CHART, Installed, template
+
 pytestmark = pytest.mark.e2e
-
-CHART = pathlib.Path(__file__).resolve().parents[2] / "helm" / "neon-operator"
-
-
-@pytest.fixture(scope="module")
-def helm() -> pathlib.Path:
-    return binaries.ensure_helm()
-
-
-def template(helm: pathlib.Path, namespace: str, *values: str) -> list[dict[str, Any]]:
-    flags = [f"--set={value}" for value in values]
-    rendered = subprocess.run(
-        [str(helm), "template", "neon", str(CHART), "--namespace", namespace, *flags],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [document for document in yaml.safe_load_all(rendered) if document]
 
 
 def kinds(documents: list[dict[str, Any]]) -> list[str]:
@@ -149,62 +132,6 @@ def test_the_chart_installs_the_operators_tier_admission_policy(helm: pathlib.Pa
     assert not [d for d in disabled if d["kind"].startswith("ValidatingAdmissionPolicy")]
 
 
-@pytest.fixture
-def installed(
-    helm: pathlib.Path, kube_api: ApiClient, local_stack: devstack.Stack
-) -> Iterator[tuple[str, str]]:
-    """The chart applied to the session's apiserver, its NeonConfig pointing at the session's
-    emulator with the key in the release namespace: (release namespace, operator account)."""
-    emulator = local_stack.emulator
-    assert emulator is not None
-    namespace = "neon-system-" + uuid.uuid4().hex[:6]
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace({"metadata": {"name": namespace}})
-    core.create_namespaced_secret(
-        namespace,
-        {"metadata": {"name": "neon-api-key"}, "stringData": {"apiKey": emulator.api_key()}},
-    )
-    documents = template(
-        helm,
-        namespace,
-        "neonConfig.create=true",
-        f"neonConfig.name=chart-{namespace}",
-        f"neonConfig.apiUrl={emulator.api_url}",
-        f"neonConfig.organizations.free={emulator.organizations['sponsored']}",
-        "admissionPolicy.enabled=false",  # the session stack installed the same policy
-        f"nameOverride={namespace}",
-    )
-    # Cluster-scoped objects get per-test names so tests can run against one apiserver.
-    for document in documents:
-        if document["kind"] in {"ClusterRole", "ClusterRoleBinding"}:
-            document["metadata"]["name"] += "-" + namespace
-            if "roleRef" in document:
-                document["roleRef"]["name"] += "-" + namespace
-    for document in documents:
-        if document["kind"] == "NeonConfig":  # utils knows only built-in kinds
-            client.CustomObjectsApi(kube_api).create_cluster_custom_object(
-                "neon.operator.dev", "v1alpha1", "neonconfigs", document
-            )
-        else:
-            utils.create_from_dict(kube_api, document, namespace=namespace)
-    account = next(d for d in documents if d["kind"] == "ServiceAccount")["metadata"]["name"]
-    try:
-        yield namespace, f"system:serviceaccount:{namespace}:{account}"
-    finally:
-        rbac = client.RbacAuthorizationV1Api(kube_api)
-        for document in documents:
-            name = document["metadata"]["name"]
-            if document["kind"] == "ClusterRole":
-                rbac.delete_cluster_role(name)
-            elif document["kind"] == "ClusterRoleBinding":
-                rbac.delete_cluster_role_binding(name)
-            elif document["kind"] == "NeonConfig":
-                client.CustomObjectsApi(kube_api).delete_cluster_custom_object(
-                    "neon.operator.dev", "v1alpha1", "neonconfigs", name
-                )
-        core.delete_namespace(namespace)
-
-
 def allowed(
     kube_api: ApiClient, user: str, verb: str, resource: str, namespace: str = "", group: str = ""
 ) -> bool:
@@ -227,9 +154,9 @@ def allowed(
 
 
 def test_the_operator_account_may_do_its_job_and_no_more(
-    kube_api: ApiClient, installed: tuple[str, str], namespace: str
+    kube_api: ApiClient, installed: Installed, namespace: str
 ) -> None:
-    release_namespace, operator = installed
+    release_namespace, operator = installed.namespace, installed.user
     group = "neon.operator.dev"
     assert allowed(kube_api, operator, "watch", "neonappdatabases", "", group)
     assert allowed(kube_api, operator, "patch", "neonappdatabases/status", namespace, group)
@@ -248,9 +175,9 @@ def test_the_operator_account_may_do_its_job_and_no_more(
 
 
 def test_a_tenant_with_edit_manages_databases_but_never_sees_the_api_key(
-    kube_api: ApiClient, installed: tuple[str, str], namespace: str
+    kube_api: ApiClient, installed: Installed, namespace: str
 ) -> None:
-    release_namespace, _ = installed
+    release_namespace = installed.namespace
     rbac = client.RbacAuthorizationV1Api(kube_api)
     rbac.create_namespaced_role_binding(
         namespace,
@@ -292,11 +219,11 @@ def operator_kubeconfig(admin: pathlib.Path, token: str, path: pathlib.Path) -> 
 
 def test_the_operator_runs_with_exactly_the_charts_permissions(
     kube_api: ApiClient,
-    installed: tuple[str, str],
+    installed: Installed,
     local_stack: devstack.Stack,
     tmp_path: pathlib.Path,
 ) -> None:
-    release_namespace, account = installed
+    release_namespace, account = installed.namespace, installed.user
     core = client.CoreV1Api(kube_api)
     objects = client.CustomObjectsApi(kube_api)
     token = core.create_namespaced_service_account_token(

@@ -25,7 +25,7 @@ import urllib.request
 
 import yaml
 
-from neon_operator.devstack import binaries, pki, processes
+from neon_operator.devstack import binaries, pki, processes, progress
 from neon_operator.devstack.binaries import Binaries
 from neon_operator.devstack.pki import Pki
 from neon_operator.devstack.processes import Process
@@ -97,15 +97,18 @@ class ControlPlane:
                 processes.stop(process.pid, process.popen)
 
 
-def start(state_dir: pathlib.Path, *, timeout: float = 90.0) -> ControlPlane:
+def start(
+    state_dir: pathlib.Path, *, timeout: float = 90.0, report: progress.Reporter | None = None
+) -> ControlPlane:
     """Start etcd and kube-apiserver on loopback; return once ``/readyz`` answers ok.
 
-    The Kubernetes binaries are built first if the cache lacks them (minutes, once).
+    The Kubernetes binaries are built first if the cache lacks them (minutes, once; progress
+    lines go to ``report``, standard error by default).
     """
     state_dir.mkdir(parents=True, exist_ok=True)
     logs = state_dir / "logs"
     logs.mkdir(exist_ok=True)
-    bins = binaries.ensure_binaries(log=logs / "build.log")
+    bins = binaries.ensure_binaries(log=logs / "build.log", report=report)
     certs = pki.create(state_dir / "pki")
     started: dict[str, processes.Process] = {}
     try:

@@ -27,7 +27,7 @@ import urllib.request
 from typing import Any
 
 from neon_operator import admission
-from neon_operator.devstack import controlplane, crdinstall, processes
+from neon_operator.devstack import controlplane, crdinstall, processes, progress
 from neon_operator.devstack.processes import Process
 
 STACK_FILE = "stack.json"
@@ -95,10 +95,12 @@ def up(
     emulator: bool = True,
     controller_manager: bool = True,
     emulator_args: list[str] | None = None,
+    report: progress.Reporter | None = None,
 ) -> Stack:
     """Start the local stack in ``state_dir`` and return once every part is ready.
 
-    A stack already running from the same directory is refused, not duplicated.
+    A stack already running from the same directory is refused, not duplicated. Builds of
+    missing binaries say what they do through ``report`` (standard error by default).
     """
     state_dir = state_dir.resolve()
     if (state_dir / STACK_FILE).exists() and _any_alive(state_dir):
@@ -108,7 +110,7 @@ def up(
         )
     # etcd data from an earlier stack would hold objects signed by certificates we replace.
     shutil.rmtree(state_dir / "etcd", ignore_errors=True)
-    plane = controlplane.start(state_dir)
+    plane = controlplane.start(state_dir, report=report)
     stack = Stack(
         state_dir=state_dir,
         control_plane=plane,
