@@ -18,7 +18,7 @@ import datetime
 import re
 from typing import Final
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 __all__ = ["SHAPE", "Cron", "InvalidSchedule", "due", "parse", "parse_duration"]
 
@@ -89,6 +89,13 @@ def parse(expression: str) -> Cron:
             f"schedule {expression!r} has a value out of range (minute 0-59, hour 0-23, "
             "day-of-month 1-31, month 1-12, day-of-week 0-7)"
         )
+    try:  # each field in range, yet no date matches (31 February): the reconcile would crash
+        croniter(text, datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)).get_next()
+    except CroniterBadDateError:
+        raise InvalidSchedule(
+            f"schedule {expression!r} never falls on a date (its day-of-month does not occur "
+            "in its months)"
+        ) from None
     return Cron(text)
 
 

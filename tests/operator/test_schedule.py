@@ -52,6 +52,8 @@ def test_standard_five_field_schedules_parse(expression: str) -> None:
         ("0 0 * * 1#2", "five cron fields"),
         ("0 0 * * MONDAY", "day-of-week field"),
         ("0 0 * FOO *", "month field"),
+        ("0 0 31 2 *", "never falls on a date"),
+        ("0 0 30 FEB *", "never falls on a date"),
     ],
 )
 def test_anything_else_is_refused_naming_what_is_wrong(expression: str, names: str) -> None:
