@@ -41,3 +41,11 @@ def test_write_produces_exactly_the_rendered_files(tmp_path: pathlib.Path) -> No
 
     assert sorted(path.name for path in written) == sorted(crds.render())
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([*crds.render(), "README.md"])
+
+
+def test_the_argocd_config_map_carries_the_health_check_for_every_kind() -> None:
+    from neon_operator import argocd
+
+    script = (ROOT / argocd.SCRIPT).read_text(encoding="utf-8")
+    committed = (ROOT / argocd.CONFIG_MAP).read_text(encoding="utf-8")
+    assert committed == argocd.render_config_map(script), f"{argocd.CONFIG_MAP}: {REGENERATE}"
