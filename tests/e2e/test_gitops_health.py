@@ -233,11 +233,10 @@ def test_kstatus_and_argo_cd_judge_every_state_of_our_objects(
     states = list(EXPECTED)
     objects = [recorded[state] for state in states]
     (tmp_path / "recorded.json").write_text(json.dumps(recorded, indent=2))
-    verdicts = dict(
-        zip(
-            states,
-            zip(kstatus(tools.kstatus, objects), argo(tools.argocd_health, objects, tmp_path)),
-            strict=True,
-        )
+    health = zip(
+        kstatus(tools.kstatus, objects),
+        argo(tools.argocd_health, objects, tmp_path),
+        strict=True,
     )
+    verdicts = dict(zip(states, health, strict=True))
     assert verdicts == EXPECTED
