@@ -157,6 +157,9 @@ def _crds(args: argparse.Namespace) -> int:
     from neon_operator import admission, argocd, crddocs, crds
 
     targets = [args.output]
+    base = pathlib.Path("deploy/base")  # the kustomize base carries its own copy
+    if base.is_dir():
+        targets.append(base / "crds")
     if args.chart.is_dir():
         targets.append(args.chart / "crds")
         policy = args.chart / "templates" / "tier-policy.yaml"

@@ -28,11 +28,15 @@ def helm() -> pathlib.Path:
 
 
 def template(
-    helm: pathlib.Path, namespace: str, *values: str, chart: pathlib.Path = CHART
+    helm: pathlib.Path,
+    namespace: str,
+    *values: str,
+    chart: pathlib.Path = CHART,
+    release: str = "neon",
 ) -> list[dict[str, Any]]:
     flags = [f"--set={value}" for value in values]
     rendered = subprocess.run(
-        [str(helm), "template", "neon", str(chart), "--namespace", namespace, *flags],
+        [str(helm), "template", release, str(chart), "--namespace", namespace, *flags],
         capture_output=True,
         text=True,
         check=True,

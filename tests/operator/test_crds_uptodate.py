@@ -14,7 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 REGENERATE = "run `neon-operator crds` from the repository root and commit the result"
 
 
-@pytest.mark.parametrize("directory", ["crds", "helm/neon-operator/crds"])
+@pytest.mark.parametrize("directory", ["crds", "helm/neon-operator/crds", "deploy/base/crds"])
 def test_committed_crds_match_the_models(directory: str) -> None:
     rendered = crds.render()
     committed = {
