@@ -131,3 +131,12 @@ def install(
 def installed(install: Callable[..., Installed]) -> Installed:
     """The chart with its default values (plus the test NeonConfig)."""
     return install()
+
+
+def operator_kubeconfig(admin: pathlib.Path, token: str, path: pathlib.Path) -> pathlib.Path:
+    """A kubeconfig that authenticates with a ServiceAccount token instead of the admin cert."""
+    config = yaml.safe_load(admin.read_text())
+    config["users"] = [{"name": "operator", "user": {"token": token}}]
+    config["contexts"][0]["context"]["user"] = "operator"
+    path.write_text(yaml.safe_dump(config))
+    return path

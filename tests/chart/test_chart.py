@@ -15,7 +15,6 @@ import uuid
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client
 from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
@@ -24,7 +23,7 @@ from neon_operator import admission, crds
 from neon_operator.devstack import processes
 from neon_operator.devstack import stack as devstack
 
-from .conftest import CHART, Installed, template
+from .conftest import CHART, Installed, operator_kubeconfig, template
 
 pytestmark = pytest.mark.e2e
 
@@ -206,15 +205,6 @@ def test_a_tenant_with_edit_manages_databases_but_never_sees_the_api_key(
     assert tenant_may("delete", "neonappdatabases", api_group=group)
     assert not tenant_may("get", "neonconfigs", "", group)
     assert not tenant_may("get", "secrets", release_namespace)
-
-
-def operator_kubeconfig(admin: pathlib.Path, token: str, path: pathlib.Path) -> pathlib.Path:
-    """A kubeconfig that authenticates with a ServiceAccount token instead of the admin cert."""
-    config = yaml.safe_load(admin.read_text())
-    config["users"] = [{"name": "operator", "user": {"token": token}}]
-    config["contexts"][0]["context"]["user"] = "operator"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def test_the_operator_runs_with_exactly_the_charts_permissions(
