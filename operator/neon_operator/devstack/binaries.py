@@ -165,7 +165,9 @@ def ensure_binaries(
         kube_controller_manager=kube_dir / "kube-controller-manager",
         etcd=etcd_dir / "etcd",
     )
-    with _locked(root / "build.lock"):
+    if all(path.exists() for path in dataclasses.astuple(binaries)):
+        return binaries
+    with locked(root / "build.lock", report=report):
         missing = [name for name in _KUBE_MAINS if not (kube_dir / name).exists()]
         if missing:
             _build_kubernetes(_kube_work(root), kube_dir, missing, log, report)
@@ -185,7 +187,9 @@ def ensure_kubectl(
     """Return ``kubectl`` of the apiserver's Kubernetes version, building it if missing."""
     root = cache_root()
     kubectl = _kube_dir(root) / "kubectl"
-    with _locked(root / "build.lock"):
+    if kubectl.exists():
+        return kubectl
+    with locked(root / "build.lock", report=report):
         if not kubectl.exists():
             _build_kubernetes(_kube_work(root), _kube_dir(root), ["kubectl"], log, report)
     return kubectl
@@ -216,7 +220,9 @@ def ensure_gitops_tools(*, report: progress.Reporter | None = None) -> GitOpsToo
     root = cache_root()
     out = root / "bin" / f"gitops-tools-{key}"
     tools = GitOpsTools(kstatus=out / "kstatus", argocd_health=out / "argocd-health")
-    with _locked(root / "build.lock"):
+    if tools.kstatus.exists() and tools.argocd_health.exists():
+        return tools
+    with locked(root / "build.lock", report=report):
         if tools.kstatus.exists() and tools.argocd_health.exists():
             return tools
         work = root / "build" / f"gitops-tools-{key}"
@@ -261,10 +267,24 @@ def _kube_work(root: pathlib.Path) -> pathlib.Path:
 
 
 @contextlib.contextmanager
-def _locked(path: pathlib.Path) -> Iterator[None]:
+def locked(path: pathlib.Path, *, report: progress.Reporter | None = None) -> Iterator[None]:
+    """Hold the build lock ``path``, serialising builds across processes.
+
+    While another process holds it (a test session beside a demo, helpers sharing one cache),
+    the wait is reported like a build step, so a waiting session does not look hung. Callers
+    check for a finished result before taking the lock: results appear by rename, whole.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with progress.step(
+                f"waiting for another process's build to finish ({path} is held)",
+                "the other build finished",
+                report=report,
+            ):
+                fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -312,7 +332,9 @@ def _go_install(
     root = cache_root()
     out = root / "bin" / f"{name}-{version}"
     binary = out / name
-    with _locked(root / "build.lock"):
+    if binary.exists():
+        return binary
+    with locked(root / "build.lock", report=report):
         if not binary.exists():
             work = root / "build" / f"{name}-{version}"
             work.mkdir(parents=True, exist_ok=True)

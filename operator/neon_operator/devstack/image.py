@@ -123,7 +123,7 @@ def ensure_image(*, report: progress.Reporter | None = None) -> Image:
         digest=context_hash,
     )
     stamp = out / "context.sha256"
-    with binaries._locked(cache / "image.lock"):
+    with binaries.locked(cache / "image.lock", report=report):
         if stamp.exists() and stamp.read_text().strip() == context_hash and image.rootfs.is_dir():
             return image
         _require_tools()
