@@ -71,13 +71,22 @@ class Objects:
     def wait(
         self, plural: str, name: str, check: Callable[[dict[str, Any]], bool], timeout: float = 90
     ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            body = self.get(plural, name)
-            if check(body):
-                return body
-            assert time.monotonic() < deadline, f"{plural}/{name} never got there: {body}"
-            time.sleep(0.2)
+        return wait_for(lambda: self.get(plural, name), check, f"{plural}/{name}", timeout)
+
+
+def wait_for(
+    get: Callable[[], dict[str, Any]],
+    check: Callable[[dict[str, Any]], bool],
+    what: str,
+    timeout: float = 90,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = get()
+        if check(body):
+            return body
+        assert time.monotonic() < deadline, f"{what} never got there: {body}"
+        time.sleep(0.2)
 
 
 def condition(body: dict[str, Any], kind: str = "Ready") -> dict[str, Any]:
@@ -226,8 +235,18 @@ def test_kstatus_and_argo_cd_judge_every_state_of_our_objects(
         {"metadata": {"annotations": {"neon.operator.dev/paused": "true"}}},
     )
     recorded["app paused"] = ours.wait("neonappdatabases", "app", reason("Paused", "Synced"))
-    recorded["NeonConfig ready"] = client.CustomObjectsApi(kube_api).get_cluster_custom_object(
-        GROUP, VERSION, "neonconfigs", "default"
+    # The session's NeonConfig: early in a session the operator may not have written its status.
+    recorded["NeonConfig ready"] = wait_for(
+        lambda: dict(
+            client.CustomObjectsApi(kube_api).get_cluster_custom_object(
+                GROUP, VERSION, "neonconfigs", "default"
+            )
+        ),
+        lambda body: (
+            condition(body).get("status") == "True"
+            and condition(body).get("observedGeneration") == body["metadata"]["generation"]
+        ),
+        "neonconfigs/default",
     )
 
     states = list(EXPECTED)
