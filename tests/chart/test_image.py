@@ -32,7 +32,11 @@ def test_the_image_runs_the_operator_as_a_named_non_root_user(
     assert config["Cmd"] == ["run", "--all-namespaces"]
     passwd = (operator_image.rootfs / "etc" / "passwd").read_text().splitlines()
     assert any(line.startswith("nonroot:x:65532:65532:") for line in passwd)
-    assert (operator_image.rootfs / "opt" / "neon-operator" / "bin" / "neon-operator").is_file()
+    program = operator_image.rootfs / "opt" / "neon-operator" / "bin" / "neon-operator"
+    assert program.is_file()
+    # The operator's files are root's: the user it runs as cannot change its own code.
+    venv = program.parents[1]
+    assert {path.stat().st_uid for path in [venv, *venv.rglob("*")]} == {0}
 
 
 def test_the_image_carries_no_compiler_pip_emulator_or_postgresql(

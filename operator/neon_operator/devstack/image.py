@@ -151,6 +151,9 @@ def ensure_image(*, report: progress.Reporter | None = None) -> Image:
                 what="buildah bud",
                 capture=False,
             )
+        with progress.step(
+            "pruning layers no image uses (buildah rmi --prune)", "pruned", report=report
+        ):
             buildah.run("rmi", "--prune", what="buildah rmi --prune")  # dangling images only
         with progress.step(
             f"writing {image.archive.name} and unpacking it",
