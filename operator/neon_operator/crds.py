@@ -242,6 +242,11 @@ KINDS: Final[tuple[Kind, ...]] = (
 """Every kind this operator serves, in the order their CRDs are rendered."""
 
 
+STATUS_DEFAULT: dict[str, Any] = {"observedGeneration": 0}
+"""What the apiserver serves as ``status`` until the operator first writes it (the CRDs'
+default): a new object reads as "generation not observed yet"."""
+
+
 def definition(kind: Kind) -> dict[str, Any]:
     """The CustomResourceDefinition of `kind`, as a plain dict ready for the apiserver."""
     # Validation mode: the schema describes what the apiserver accepts from users, the same
@@ -255,7 +260,7 @@ def definition(kind: Kind) -> dict[str, Any]:
     # Until the operator first writes status, the apiserver serves `observedGeneration: 0`: a
     # new object reads as "generation not observed yet" (kstatus InProgress, Argo CD
     # Progressing) instead of a status-less object that kstatus would call Current.
-    status["default"] = {"observedGeneration": 0}
+    status["default"] = dict(STATUS_DEFAULT)
     root: dict[str, Any] = {
         "description": kind.description,
         "type": "object",

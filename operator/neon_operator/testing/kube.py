@@ -22,7 +22,7 @@ reconcilers do with it:
 * **generation and the status subresource.** ``metadata.generation`` starts at 1 and grows only
   when ``spec`` changes. Status is written through :meth:`patch_status` alone: ``status`` in a
   create body, a patch or a replace is dropped, as the apiserver does for CRDs with a status
-  subresource.
+  subresource; a new custom object gets the CRDs' default status, ``{observedGeneration: 0}``.
 * **Deletion.** An object with finalizers gets a ``deletionTimestamp`` and stays until the last
   finalizer is removed (:meth:`InMemoryKube.remove_finalizer`, which is what kopf does after a
   delete handler succeeded). When an object goes, the garbage collector's background cascade
@@ -321,7 +321,8 @@ class InMemoryKube:
         self, plural: str, body: dict[str, Any], *, namespace: str | None = None
     ) -> dict[str, Any]:
         """Create ``body`` (a custom object of ``plural``, or ``"secrets"``) as the apiserver
-        would: uid, resourceVersion, generation 1, creationTimestamp; status dropped. A 409
+        would: uid, resourceVersion, generation 1, creationTimestamp; status dropped for the
+        CRDs' default (``crds.STATUS_DEFAULT``). A 409
         ``ApiException`` if the name is taken."""
         meta = body.get("metadata", {})
         scoped = plural == SECRETS or self._namespaced(plural)
@@ -331,6 +332,8 @@ class InMemoryKube:
             raise _conflict(plural, key[2], "already exists")
         stored = copy.deepcopy(body)
         stored.pop("status", None)
+        if plural != SECRETS:
+            stored["status"] = copy.deepcopy(crds.STATUS_DEFAULT)
         if scoped:
             stored["metadata"]["namespace"] = where
         else:

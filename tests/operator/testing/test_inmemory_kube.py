@@ -57,7 +57,7 @@ async def test_creating_a_taken_name_is_refused() -> None:
     assert await fake.create_object(APPS, "other", app()) is True
 
 
-async def test_create_assigns_identity_and_drops_status() -> None:
+async def test_create_assigns_identity_and_replaces_status_with_the_crds_default() -> None:
     fake = InMemoryKube()
 
     created = fake.create(APPS, app(), namespace="ns")
@@ -66,7 +66,7 @@ async def test_create_assigns_identity_and_drops_status() -> None:
     assert meta["uid"]
     assert meta["generation"] == 1
     assert meta["namespace"] == "ns"
-    assert "status" not in created
+    assert created["status"] == {"observedGeneration": 0}
 
 
 async def test_spec_changes_bump_generation_and_metadata_changes_do_not() -> None:
@@ -95,10 +95,14 @@ async def test_status_is_written_only_through_the_status_subresource() -> None:
     await fake.patch_status(ref, {"conditions": None})
 
     assert patched is not None
-    assert patched["status"] == {"projectId": "p-1", "conditions": [{"type": "Ready"}]}
+    assert patched["status"] == {
+        "observedGeneration": 0,
+        "projectId": "p-1",
+        "conditions": [{"type": "Ready"}],
+    }
     body = await fake.read_object(ref)
     assert body is not None
-    assert body["status"] == {"projectId": "p-1"}
+    assert body["status"] == {"observedGeneration": 0, "projectId": "p-1"}
 
 
 async def test_every_change_gets_a_new_resource_version_and_a_no_op_keeps_it() -> None:
@@ -170,7 +174,7 @@ async def test_a_replace_at_the_current_version_succeeds_and_keeps_status() -> N
     replaced = fake.replace(APPS, current)
 
     assert replaced["spec"] == {"tier": "paid"}
-    assert replaced["status"] == {"projectId": "p"}
+    assert replaced["status"] == {"observedGeneration": 0, "projectId": "p"}
     assert replaced["metadata"]["generation"] == 2
 
 
