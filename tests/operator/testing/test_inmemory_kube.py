@@ -143,7 +143,7 @@ async def test_a_write_at_a_stale_resource_version_conflicts() -> None:
     assert body is not None
     assert body["spec"] == {"tier": "paid"}
     assert "labels" not in body["metadata"]
-    assert "status" not in body
+    assert body["status"] == {"observedGeneration": 0}  # the CRD's default; the stale write missed
 
 
 async def test_a_write_at_the_current_resource_version_lands() -> None:
@@ -156,7 +156,10 @@ async def test_a_write_at_the_current_resource_version_lands() -> None:
     patched = await fake.patch_object(ref, {"spec": {"tier": "paid"}}, resource_version=version)
 
     assert patched is not None
-    assert (patched["spec"], patched["status"]) == ({"tier": "paid"}, {"projectId": "p"})
+    assert (patched["spec"], patched["status"]) == (
+        {"tier": "paid"},
+        {"observedGeneration": 0, "projectId": "p"},
+    )
     gone = kube.ObjectRef(kind="NeonAppDatabase", plural=APPS, name="x", namespace="ns", uid="")
     assert await fake.patch_object(gone, {"spec": {}}, resource_version=version) is None
     await fake.patch_status(gone, {"projectId": "p"}, resource_version=version)
