@@ -29,7 +29,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from neon_operator import drift, kube, neon
+from neon_operator import accounts, drift, grants, kube, neon
 from neon_operator.handlers import outcomes
 from neon_operator.reconcilers import connection_secret
 from neon_operator.reconcilers.context import Context
@@ -95,6 +95,8 @@ class Upkeep:
         self._pending: set[str] = set()
         self._checking: dict[str, asyncio.Task[Any]] = {}
         self._preempted: set[str] = set()
+        self._ungranted: set[str] = set()
+        """Objects a sweep found their NeonConfig no longer grants."""
         if secrets is not None:
             secrets.listener = self.secret_changed
 
@@ -111,6 +113,7 @@ class Upkeep:
     def untrack(self, uid: str) -> None:
         """Forget a deleted object."""
         self.scheduler.withdraw(uid)
+        self._ungranted.discard(uid)
 
     def preempt(self, uid: str) -> None:
         """Cancel the drift check of ``uid`` under way: a change of it goes first."""
@@ -197,8 +200,27 @@ class Upkeep:
         while True:
             await asyncio.sleep(self.ctx.settings.resync_interval)
             for target in self.scheduler.targets():
-                if self.healthy(target) is False:
+                if self.healthy(target) is False or await self._grant_changed(target):
                     self.request_repair(target.kind, target.namespace, target.name, target.uid)
+
+    async def _grant_changed(self, target: drift.Target) -> bool:
+        """Whether the target's NeonConfig stopped granting its namespace, or grants it again
+        since a sweep saw it revoked: its repair then reports or lifts ``NeonConfigNotGranted``.
+        A cached lookup (Namespace labels are read at most every 30 s), no Neon call."""
+        try:
+            await self.ctx.accounts.get(target.lane, namespace=target.namespace)
+        except accounts.AccountProblem as problem:
+            if problem.reason != grants.REASON or target.uid in self._ungranted:
+                return False  # other problems: the change handlers and drift checks report them
+            self._ungranted.add(target.uid)
+            return True
+        except Exception as error:  # the sweep goes on; the next one asks again
+            logger.warning("cannot check the grant of %s %s/%s: %s", *_about(target), error)
+            return False
+        if target.uid in self._ungranted:
+            self._ungranted.discard(target.uid)
+            return True
+        return False
 
     # -- drift checks ----------------------------------------------------------------------
 
@@ -260,6 +282,10 @@ class Upkeep:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.scheduler.close()
+
+
+def _about(target: drift.Target) -> tuple[str, str, str]:
+    return target.kind, target.namespace, target.name
 
 
 def _due_in(body: dict[str, Any], interval: float) -> float:
