@@ -346,4 +346,8 @@ def test_api_calls_per_operation_stay_within_budget(apps, kinds, operator) -> No
         total = int(sum(calls.values()))
         detail = ", ".join(f"{k} x{int(v)}" for k, v in sorted(calls.items()))
         print(f"{name}: {total} requests — {detail}")
-        assert total <= 15, f"{name} took {total} Neon requests: {detail}"
+        # The staged finalize's window also holds the re-syncs of the app and of counted-dev
+        # (branched from the old main) that the swap sets off; how many of their password reads
+        # land before the step ends depends on timing: 15-17 measured on 2 loaded cores.
+        budget = 18 if name.startswith("NeonRestore staged finalize") else 15
+        assert total <= budget, f"{name} took {total} Neon requests: {detail}"
