@@ -391,6 +391,7 @@ async def _restore(
         find=lambda: _restored_branch(client, restore, project_id, snapshot_id, target_id),
     )
     if found is not None:
+        report.update(restored_branch_id=found.id)
         return found.id
     name = staged_name(restore)
     branches = await client.list_branches(project_id)
