@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from neon_operator import errors
+from neon_operator import connection, errors
+from neon_operator.reconcilers import appdatabase
 
 pytestmark = pytest.mark.integration
 
@@ -56,17 +57,53 @@ async def test_reconciling_a_converged_app_again_rewrites_nothing(op, neon_api) 
     assert len(op.kube.events) == events
 
 
-async def test_adopting_an_existing_project_takes_it_over_without_a_twin(op, neon_api) -> None:
-    existing = (await neon_api.create_project("free", name="legacy"))["project"]
+@pytest.mark.parametrize("tier", ["free", "paid"])
+async def test_adopting_an_existing_project_takes_it_over_without_a_twin(
+    op, neon_api, tier: str
+) -> None:
+    existing = (await neon_api.create_project(tier, name="legacy"))["project"]
 
-    status = await make_app(op, adoptProjectId=existing["id"])
+    status = await make_app(op, tier=tier, adoptProjectId=existing["id"])
 
     assert status["projectId"] == existing["id"]
-    assert [p["id"] for p in await neon_api.projects("free")] == [existing["id"]]
+    assert status["orgId"] == neon_api.organizations[tier]
+    assert [p["id"] for p in await neon_api.projects(tier)] == [existing["id"]]
     assert "ProjectAdopted" in op.reasons("todo")
-    assert (await op.secret("todo-neon"))["PGPASSWORD"]
-    (project,) = await neon_api.projects("free")
+    assert "ProjectCreated" not in op.reasons("todo")
+    secret = await op.secret("todo-neon")
+    assert set(secret) >= set(connection.KEYS)
+    assert secret["PGHOST_UNPOOLED"] == status["host"]
+    (project,) = await neon_api.projects(tier)
     assert project["name"] == "legacy"  # an adopted project keeps its name unless spec says
+
+
+async def test_a_retained_project_is_adopted_back_by_its_namespace_and_refused_to_others(
+    op, neon_api
+) -> None:
+    project_id = (await make_app(op, deletionPolicy="Retain"))["projectId"]
+    await op.delete(APPS, "todo")
+
+    stranger = op.kube.create(
+        APPS,
+        {
+            "kind": "NeonAppDatabase",
+            "metadata": {"name": "grab", "finalizers": [op.settings.finalizer]},
+            "spec": {"tier": "free", "adoptProjectId": project_id},
+        },
+        namespace="other",
+    )
+    with pytest.raises(errors.AwaitChange) as refused:
+        await appdatabase.reconcile(op.ctx, stranger)
+    back = await make_app(op, "again", adoptProjectId=project_id)
+
+    assert refused.value.reason == "AdoptionRefused"
+    assert "'apps'" in refused.value.message
+    grabbed = op.kube.get(APPS, "grab", namespace="other")
+    assert grabbed is not None
+    assert "projectId" not in grabbed["status"]
+    assert back["projectId"] == project_id
+    assert op.condition(APPS, "again")["status"] == "True"
+    assert [p["id"] for p in await neon_api.projects("free")] == [project_id]
 
 
 async def test_adopting_an_id_neon_does_not_know_waits_for_a_new_resource(op) -> None:
@@ -154,20 +191,25 @@ async def test_a_new_rotation_token_resets_the_password_once(op) -> None:
     await op.reconcile(APPS, "todo")
 
     assert rotated != before
-    assert (await op.secret("todo-neon"))["PGPASSWORD"] == rotated
+    secret = await op.secret("todo-neon")
+    assert secret["PGPASSWORD"] == rotated
+    assert f":{rotated}@" in secret["DATABASE_URL"]
+    assert f":{rotated}@" in secret["DATABASE_URL_UNPOOLED"]
     assert op.reasons("todo").count("PasswordRotated") == 1
     assert op.status(APPS, "todo")["passwordRotation"] == "2026-12"
 
 
 async def test_a_compute_change_reaches_the_endpoint(op, neon_api) -> None:
-    status = await make_app(op)
+    status = await make_app(op, compute={"minCu": 0.25, "maxCu": 1, "suspendTimeoutSeconds": 300})
 
-    op.edit(APPS, "todo", {"spec": {"compute": {"minCu": 0.5, "maxCu": 2}}})
+    op.edit(APPS, "todo", {"spec": {"compute": {"maxCu": 4, "suspendTimeoutSeconds": -1}}})
     await op.reconcile(APPS, "todo")
 
     path = f"/projects/{status['projectId']}/endpoints/{status['endpointId']}"
     endpoint = (await neon_api.get(path))["endpoint"]
-    assert (endpoint["autoscaling_limit_min_cu"], endpoint["autoscaling_limit_max_cu"]) == (0.5, 2)
+    assert endpoint["autoscaling_limit_min_cu"] == 0.25  # a merge patch keeps what it omits
+    assert endpoint["autoscaling_limit_max_cu"] == 4
+    assert endpoint["suspend_timeout_seconds"] == -1
     assert "ComputeUpdated" in op.reasons("todo")
 
 
@@ -194,6 +236,28 @@ async def test_a_paused_app_is_left_alone_and_deleting_it_keeps_the_project(op, 
     assert project["org_id"] == neon_api.organizations["free"]  # no transfer while paused
     assert "ProjectRetained" in op.reasons("todo")
     assert not op.exists(APPS, "todo")
+
+
+async def test_a_change_made_while_paused_is_applied_once_unpaused(op, neon_api) -> None:
+    status = await make_app(op, compute={"maxCu": 1})
+    path = f"/projects/{status['projectId']}/endpoints/{status['endpointId']}"
+    paused = op.settings.paused_annotation
+    op.edit(
+        APPS,
+        "todo",
+        {"metadata": {"annotations": {paused: "true"}}, "spec": {"compute": {"maxCu": 2}}},
+    )
+
+    await op.reconcile(APPS, "todo")
+    while_paused = (await neon_api.get(path))["endpoint"]["autoscaling_limit_max_cu"]
+    synced_while_paused = op.condition(APPS, "todo", "Synced")
+    op.edit(APPS, "todo", {"metadata": {"annotations": {paused: None}}})
+    await op.reconcile(APPS, "todo")
+
+    assert while_paused == 1
+    assert (synced_while_paused["status"], synced_while_paused["reason"]) == ("False", "Paused")
+    assert (await neon_api.get(path))["endpoint"]["autoscaling_limit_max_cu"] == 2
+    assert op.condition(APPS, "todo", "Synced")["reason"] == "ReconcileSucceeded"
 
 
 async def test_a_paused_new_app_creates_nothing(op, neon_api) -> None:
