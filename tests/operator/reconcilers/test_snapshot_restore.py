@@ -1,5 +1,7 @@
-"""NeonSnapshot and NeonRestore reconcilers on the in-memory Kube and the emulator: snapshots and
-their deletion policies, restore modes (Finalize, Staged), "(old)" naming, crash recovery."""
+"""NeonSnapshot and NeonRestore reconcilers on the in-memory Kube and the emulator: snapshots
+(waiting, paused, deletion policies, crash recovery and deletion after a crash), restores in
+every mode (Finalize, Staged) with either oldBranchPolicy, onto the app or a NeonBranch, the
+"(old)" naming collision, an old branch kept for its children, crash recovery, deletion."""
 
 from __future__ import annotations
 
