@@ -1,7 +1,10 @@
 """NeonAppDatabase end to end: real kube-apiserver + controller-manager, the operator as a
 subprocess, the Neon emulator over HTTP.
 
-The emulator runs its PostgreSQL data plane, so the Secret's URLs really connect.
+The emulator runs its PostgreSQL data plane, so the Secret's URLs really connect. What needs
+no apiserver (adoption, tier moves, compute updates, password rotation, pause, deletion
+policies) is proved in ``tests/operator/reconcilers/test_appdatabase.py``; this file keeps
+admission, the watch, the real operator process and the data plane.
 """
 
 from __future__ import annotations
@@ -107,74 +110,6 @@ def test_an_app_connects_with_its_secret_as_neons_integrations_hand_it_out(apps)
     assert (psql.returncode, psql.stdout.strip()) == (0, "1"), psql.stderr
 
 
-def test_compute_update_reaches_the_neon_endpoint(apps, neon) -> None:
-    apps.create("resize", {"compute": {"minCu": 0.25, "maxCu": 1, "suspendTimeoutSeconds": 300}})
-    before = apps.wait_condition("resize", "True")["status"]
-
-    apps.patch("resize", {"spec": {"compute": {"maxCu": 4, "suspendTimeoutSeconds": -1}}})
-    apps.wait_condition("resize", "True")
-
-    endpoint = neon.endpoint(before["projectId"], before["endpointId"])
-    assert endpoint["autoscaling_limit_min_cu"] == 0.25
-    assert endpoint["autoscaling_limit_max_cu"] == 4
-    assert endpoint["suspend_timeout_seconds"] == -1
-
-
-def test_upgrading_the_tier_moves_the_project_to_the_paid_organization(apps, neon) -> None:
-    apps.create("upgrade", {"tier": "free"})
-    before = apps.wait_condition("upgrade", "True")["status"]
-    assert before["orgId"] == neon.organizations["sponsored"]
-
-    apps.patch("upgrade", {"spec": {"tier": "paid"}})
-    after = apps.wait(
-        "upgrade",
-        lambda obj: bool(obj and obj.get("status", {}).get("tier") == "paid"),
-        "tier paid in status",
-    )["status"]
-
-    assert after["projectId"] == before["projectId"]
-    assert after["orgId"] == neon.organizations["paid"]
-    assert neon.get(f"/projects/{before['projectId']}")["project"]["org_id"] == after["orgId"]
-    assert ("Normal", "ProjectTransferred") in apps.events("upgrade")
-
-
-def test_deleting_with_policy_delete_removes_the_neon_project(apps, neon) -> None:
-    apps.create("doomed", {"deletionPolicy": "Delete"})
-    project_id = apps.wait_condition("doomed", "True")["status"]["projectId"]
-
-    apps.delete("doomed")
-    apps.wait("doomed", lambda obj: obj is None, "deleted")
-
-    assert not neon.project_exists(project_id)
-
-
-def test_deleting_with_policy_retain_keeps_the_neon_project(apps, neon) -> None:
-    apps.create("kept", {"deletionPolicy": "Retain"})
-    project_id = apps.wait_condition("kept", "True")["status"]["projectId"]
-
-    apps.delete("kept")
-    apps.wait("kept", lambda obj: obj is None, "deleted")
-
-    assert neon.project_exists(project_id)
-
-
-def test_adopting_an_existing_project_takes_it_over_without_a_twin(apps, neon) -> None:
-    existing = neon.post(
-        "/projects", {"project": {"name": "legacy", "org_id": neon.organizations["paid"]}}
-    )["project"]
-    count_before = len(neon.projects("paid"))
-
-    apps.create("legacy", {"tier": "paid", "adoptProjectId": existing["id"]})
-    status = apps.wait_condition("legacy", "True")["status"]
-
-    assert status["projectId"] == existing["id"]
-    assert len(neon.projects("paid")) == count_before
-    secret = apps.secret("legacy-neon")
-    assert secret is not None
-    assert set(secret) == SECRET_KEYS
-    assert ("Normal", "ProjectAdopted") in apps.events("legacy")
-
-
 def test_a_deleted_or_edited_secret_is_restored_by_the_resync(apps) -> None:
     apps.create("healing", {"connectionSecret": {"name": "healing-db", "keyPrefix": "APP_"}})
     apps.wait_condition("healing", "True")
@@ -190,41 +125,6 @@ def test_a_deleted_or_edited_secret_is_restored_by_the_resync(apps) -> None:
     )
     repaired = _wait_secret(apps, "healing-db", lambda data: data == original)
     assert restored == repaired == original
-
-
-def test_password_rotation_token_resets_the_password_once(apps) -> None:
-    apps.create("rotating", {})
-    apps.wait_condition("rotating", "True")
-    first = apps.secret("rotating-neon")
-    assert first is not None
-
-    apps.patch("rotating", {"spec": {"passwordRotation": "2026-01"}})
-    ready = apps.wait_condition("rotating", "True")
-    second = apps.secret("rotating-neon")
-
-    assert second is not None
-    assert second["PGPASSWORD"] != first["PGPASSWORD"]
-    assert second["PGPASSWORD"] in second["DATABASE_URL"]
-    assert ready["status"]["passwordRotation"] == "2026-01"
-
-
-def test_a_paused_resource_is_left_alone_until_unpaused(apps, neon) -> None:
-    apps.create("sleepy", {"compute": {"maxCu": 1}})
-    status = apps.wait_condition("sleepy", "True")["status"]
-
-    apps.patch(
-        "sleepy",
-        {
-            "metadata": {"annotations": {"neon.operator.dev/paused": "true"}},
-            "spec": {"compute": {"maxCu": 2}},
-        },
-    )
-    apps.wait_condition("sleepy", "False", "Paused", type_="Synced")
-    assert neon.endpoint(status["projectId"], status["endpointId"])["autoscaling_limit_max_cu"] == 1
-
-    apps.patch("sleepy", {"metadata": {"annotations": {"neon.operator.dev/paused": None}}})
-    apps.wait_condition("sleepy", "True", "ReconcileSucceeded", type_="Synced")
-    assert neon.endpoint(status["projectId"], status["endpointId"])["autoscaling_limit_max_cu"] == 2
 
 
 @pytest.mark.parametrize(

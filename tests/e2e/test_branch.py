@@ -2,7 +2,9 @@
 as a subprocess, the session's Neon emulator over HTTP.
 
 What the branch data looks like (rows on a PITR branch, isolation of a dev branch) is checked
-against the emulator's PostgreSQL data plane in ``test_restore_data.py``.
+against the emulator's PostgreSQL data plane in ``test_restore_data.py``; children holding a
+branch's deletion, names taken, crash recovery and deletion policies in
+``tests/operator/reconcilers/test_branch.py``.
 """
 
 from __future__ import annotations
@@ -156,33 +158,3 @@ def test_a_cross_namespace_reference_is_refused_at_admission(apps, branches) -> 
     assert refused.value.status == 422
     assert "spec.appDatabaseRef.namespace: other is not this object" in refused.value.body
     assert branches.get("elsewhere") is None
-
-
-def test_deleting_a_branch_with_children_waits_until_they_are_gone(apps, branches, neon) -> None:
-    apps.create("tree", {})
-    apps.wait_condition("tree", "True")
-    branches.create("trunk", {"appDatabaseRef": {"name": "tree"}, "compute": {"type": "None"}})
-    trunk = branches.wait_condition("trunk", "True", "BranchReady")["status"]
-    branches.create(
-        "twig",
-        {
-            "appDatabaseRef": {"name": "tree"},
-            "parentBranchRef": {"name": "trunk"},
-            "compute": {"type": "None"},
-        },
-    )
-    twig = branches.wait_condition("twig", "True", "BranchReady")["status"]
-
-    branches.delete("trunk")
-    waiting = branches.wait_condition("trunk", "False", "BranchHasChildren")
-
-    assert waiting["metadata"]["deletionTimestamp"]
-    assert "delete those NeonBranches" in ready(waiting)["message"]  # type: ignore[index]
-    assert neon_branch(neon, trunk["projectId"], trunk["branchId"]) is not None
-
-    branches.delete("twig")
-    branches.wait("twig", lambda obj: obj is None, "deleted")
-    branches.wait("trunk", lambda obj: obj is None, "deleted")
-
-    assert neon_branch(neon, trunk["projectId"], trunk["branchId"]) is None
-    assert neon_branch(neon, twig["projectId"], twig["branchId"]) is None
