@@ -181,11 +181,16 @@ async def test_an_unknown_tier_is_reported_and_retried_later(op) -> None:
     assert op.condition(APPS, "todo")["reason"] == "UnknownTier"
 
 
-async def test_a_new_rotation_token_resets_the_password_once(op) -> None:
+@pytest.mark.parametrize("where", ["spec", "annotation"])
+async def test_a_new_rotation_token_resets_the_password_once(op, where: str) -> None:
     await make_app(op)
     before = (await op.secret("todo-neon"))["PGPASSWORD"]
 
-    op.edit(APPS, "todo", {"spec": {"passwordRotation": "2026-12"}})
+    if where == "spec":
+        op.edit(APPS, "todo", {"spec": {"passwordRotation": "2026-12"}})
+    else:
+        annotation = op.settings.password_rotation_annotation
+        op.edit(APPS, "todo", {"metadata": {"annotations": {annotation: "2026-12"}}})
     await op.reconcile(APPS, "todo")
     rotated = (await op.secret("todo-neon"))["PGPASSWORD"]
     await op.reconcile(APPS, "todo")

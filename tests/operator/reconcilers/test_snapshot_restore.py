@@ -355,3 +355,18 @@ async def test_deleting_a_completed_restore_leaves_neon_as_it_is(op, neon_api) -
     assert not op.exists(RESTORES, "undo")
     assert await neon_api.branches(app["projectId"]) == branches
     assert "RestoreAbandoned" not in op.reasons("undo")
+
+
+async def test_deleting_the_app_collects_its_snapshots_and_restores(op) -> None:
+    await app_with_snapshot(op)
+    op.apply(RESTORES, "undo", {"snapshotRef": {"name": "cp"}, "mode": "Staged"})
+    await op.reconcile(RESTORES, "undo")
+
+    await op.delete(APPS, "todo")
+
+    # The garbage collector deletes them (their ownerReferences name the app); their
+    # finalizers then run, and Neon's NotFound (the project is gone) counts as done.
+    for plural, name in ((SNAPSHOTS, "cp"), (RESTORES, "undo")):
+        assert op.body(plural, name)["metadata"]["deletionTimestamp"]
+        await op.delete(plural, name)
+        assert not op.exists(plural, name)
