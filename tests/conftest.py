@@ -14,7 +14,7 @@ import itertools
 import pathlib
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -91,17 +91,50 @@ def kube_api(kubeconfig: pathlib.Path) -> Iterator[ApiClient]:
 
 
 @pytest.fixture
-def namespace(kube_api: ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace per test, deleted afterwards (without waiting for it to go)."""
-    name = "t-" + uuid.uuid4().hex[:10]
+def make_namespace(
+    kube_api: ApiClient, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., str]]:
+    """``make_namespace(prefix, labels=None)``: a new namespace ``<prefix><random>``, annotated
+    with the test's id; every one made is deleted after the test (without waiting for it to go).
+    The session operator of the e2e tier serves ``t-*``: another prefix is for a test's own."""
     core = client.CoreV1Api(kube_api)
-    core.create_namespace(
-        {"metadata": {"name": name, "annotations": {"test": request.node.nodeid}}}
-    )
+    made: list[str] = []
+
+    def make(prefix: str, labels: dict[str, str] | None = None) -> str:
+        name = prefix + uuid.uuid4().hex[:10]
+        metadata = {"name": name, "labels": labels or {}}
+        core.create_namespace(
+            {"metadata": {**metadata, "annotations": {"test": request.node.nodeid}}}
+        )
+        made.append(name)
+        return name
+
     try:
-        yield name
+        yield make
     finally:
-        core.delete_namespace(name)
+        for name in made:
+            core.delete_namespace(name)
+
+
+@pytest.fixture
+def namespace(make_namespace: Callable[..., str]) -> str:
+    """A fresh namespace per test, served by the e2e session operator (``t-*``)."""
+    return make_namespace("t-")
+
+
+@pytest.fixture
+def bind_edit(kube_api: ApiClient) -> Callable[[str, dict[str, str]], None]:
+    """``bind_edit(namespace, subject)``: bind the built-in ``edit`` ClusterRole to the RBAC
+    ``subject`` in ``namespace`` (RoleBinding ``tenant-edit``), as an admin hands a tenant its
+    namespace; it goes with the namespace."""
+    rbac = client.RbacAuthorizationV1Api(kube_api)
+
+    def bind(namespace: str, subject: dict[str, str]) -> None:
+        edit = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"}
+        body = {"metadata": {"name": "tenant-edit"}, "roleRef": edit, "subjects": [subject]}
+        rbac.create_namespaced_role_binding(namespace, body)
+
+    return bind
 
 
 class VirtualTime:

@@ -11,7 +11,7 @@ import pathlib
 import subprocess
 import sys
 import time
-import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -174,23 +174,14 @@ def test_the_operator_account_may_do_its_job_and_no_more(
 
 
 def test_a_tenant_with_edit_manages_databases_but_never_sees_the_api_key(
-    kube_api: ApiClient, installed: Installed, namespace: str
+    kube_api: ApiClient,
+    installed: Installed,
+    namespace: str,
+    bind_edit: Callable[[str, dict[str, str]], None],
 ) -> None:
     release_namespace = installed.namespace
-    rbac = client.RbacAuthorizationV1Api(kube_api)
-    rbac.create_namespaced_role_binding(
-        namespace,
-        {
-            "metadata": {"name": "tenant-edit"},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": "edit",
-            },
-            "subjects": [
-                {"kind": "User", "name": "tenant", "apiGroup": "rbac.authorization.k8s.io"}
-            ],
-        },
+    bind_edit(
+        namespace, {"kind": "User", "name": "tenant", "apiGroup": "rbac.authorization.k8s.io"}
     )
     group = "neon.operator.dev"
 
@@ -212,6 +203,7 @@ def test_the_operator_runs_with_exactly_the_charts_permissions(
     installed: Installed,
     local_stack: devstack.Stack,
     tmp_path: pathlib.Path,
+    make_namespace: Callable[..., str],
 ) -> None:
     release_namespace, account = installed.namespace, installed.user
     core = client.CoreV1Api(kube_api)
@@ -220,8 +212,7 @@ def test_the_operator_runs_with_exactly_the_charts_permissions(
         account.rsplit(":", 1)[1], release_namespace, {"spec": {"expirationSeconds": 3600}}
     ).status.token
     kubeconfig = operator_kubeconfig(local_stack.kubeconfig, token, tmp_path / "kubeconfig")
-    tenant = "chart-tenant-" + uuid.uuid4().hex[:6]
-    core.create_namespace({"metadata": {"name": tenant}})
+    tenant = make_namespace("chart-tenant-")
     log = tmp_path / "operator.log"
     operator = processes.spawn(
         "operator",
@@ -270,7 +261,6 @@ def test_the_operator_runs_with_exactly_the_charts_permissions(
         processes.wait_until(operator, gone, timeout=60, what="done deleting")
     finally:
         processes.stop(operator.pid, operator.popen)
-        core.delete_namespace(tenant)
     forbidden = [
         line for line in log.read_text().splitlines() if "403" in line or "orbidden" in line
     ]

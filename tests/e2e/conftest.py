@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -289,6 +289,14 @@ class Objects:
         self.objects.delete_namespaced_custom_object(
             GROUP, VERSION, self.namespace, self.plural, name
         )
+
+    def delete_all(self, names: Iterable[str]) -> None:
+        """Delete ``names`` at once, then wait until each is gone (its finalizer released)."""
+        names = list(names)
+        for name in names:
+            self.delete(name)
+        for name in names:
+            self.wait(name, lambda obj: obj is None, "deleted")
 
     def wait(
         self,

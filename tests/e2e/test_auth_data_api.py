@@ -121,17 +121,12 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
 
 
 def test_an_app_with_auth_and_data_api_signs_users_in_and_serves_their_rows(
-    kube_api: Any, neon: Any, start_operator: Any, apps_in: Any
+    kube_api: Any, neon: Any, start_operator: Any, apps_in: Any, make_namespace: Any
 ) -> None:
-    namespace = "auth-" + uuid.uuid4().hex[:8]
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace({"metadata": {"name": namespace}})
-    try:
-        # Neon is compared every second, so drift and a rotated client secret show quickly.
-        start_operator([namespace], "auth.log", args=("--neon-resync-interval", "1"))
-        _the_whole_flow(apps_in(namespace), neon, core)
-    finally:
-        core.delete_namespace(namespace)
+    namespace = make_namespace("auth-")
+    # Neon is compared every second, so drift and a rotated client secret show quickly.
+    start_operator([namespace], "auth.log", args=("--neon-resync-interval", "1"))
+    _the_whole_flow(apps_in(namespace), neon, client.CoreV1Api(kube_api))
 
 
 def _the_whole_flow(apps: Any, neon: Any, core: Any) -> None:

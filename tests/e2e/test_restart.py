@@ -10,12 +10,10 @@ operator was down is still reconciled.
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kubernetes import client
 
 from .conftest import Kind
 
@@ -25,15 +23,9 @@ APPS = 10
 
 
 @pytest.fixture
-def own_namespace(kube_api: Any) -> Iterator[str]:
+def own_namespace(make_namespace: Callable[..., str]) -> str:
     """A namespace outside the session operator's ``t-*``."""
-    name = "restart-" + uuid.uuid4().hex[:8]
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace({"metadata": {"name": name}})
-    try:
-        yield name
-    finally:
-        core.delete_namespace(name)
+    return make_namespace("restart-")
 
 
 def resumed(operator: Any, count: int, timeout: float = 60.0) -> None:
@@ -87,10 +79,7 @@ def test_a_restart_with_complete_resources_makes_no_neon_call(
     assert second.kubernetes_requests("list", "secrets") == 1
     assert second.kubernetes_requests("get", "secrets") <= 1
     assert second.kubernetes_requests("patch", "neonappdatabases/status") == 0
-    for name in names:
-        apps.delete(name)
-    for name in names:
-        apps.wait(name, lambda obj: obj is None, "deleted")
+    apps.delete_all(names)
 
 
 def test_what_changed_while_the_operator_was_down_is_reconciled_on_restart(
@@ -116,9 +105,7 @@ def test_what_changed_while_the_operator_was_down_is_reconciled_on_restart(
     while apps.secret("robbed-neon") != secret:
         assert time.monotonic() < deadline, "the Secret deleted while the operator was down"
         time.sleep(0.25)
-    for name in ("resized", "robbed"):
-        apps.delete(name)
-        apps.wait(name, lambda obj: obj is None, "deleted")
+    apps.delete_all(["resized", "robbed"])
 
 
 def test_resumed_resources_still_get_their_drift_checks(
@@ -147,7 +134,4 @@ def test_resumed_resources_still_get_their_drift_checks(
         if labels.get("priority") == "drift"
     )
     assert drift_requests >= len(names)
-    for name in names:
-        apps.delete(name)
-    for name in names:
-        apps.wait(name, lambda obj: obj is None, "deleted")
+    apps.delete_all(names)

@@ -48,35 +48,23 @@ def as_user(local_stack: devstack.Stack, user: str) -> ApiClient:
 
 
 @pytest.fixture
-def other_namespace(kube_api: ApiClient) -> Iterator[str]:
+def other_namespace(make_namespace: Callable[..., str]) -> str:
     """Namespace B: another tenant's, served by the session operator too."""
-    name = "t-" + uuid.uuid4().hex[:10]
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace({"metadata": {"name": name}})
-    try:
-        yield name
-    finally:
-        core.delete_namespace(name)
+    return make_namespace("t-")
 
 
 @pytest.fixture
-def tenant(kube_api: ApiClient, local_stack: devstack.Stack, namespace: str) -> Iterator[ApiClient]:
+def tenant(
+    kube_api: ApiClient,
+    local_stack: devstack.Stack,
+    namespace: str,
+    bind_edit: Callable[[str, dict[str, str]], None],
+) -> Iterator[ApiClient]:
     """A client acting as ServiceAccount ``tenant`` of ``namespace``, bound to ``edit`` there."""
     core = client.CoreV1Api(kube_api)
     rbac = client.RbacAuthorizationV1Api(kube_api)
     core.create_namespaced_service_account(namespace, {"metadata": {"name": "tenant"}})
-    rbac.create_namespaced_role_binding(
-        namespace,
-        {
-            "metadata": {"name": "tenant-edit"},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": "edit",
-            },
-            "subjects": [{"kind": "ServiceAccount", "name": "tenant", "namespace": namespace}],
-        },
-    )
+    bind_edit(namespace, {"kind": "ServiceAccount", "name": "tenant", "namespace": namespace})
     aggregated = "neon-tenancy-edit-" + namespace
     rbac.create_cluster_role(
         {

@@ -12,11 +12,9 @@ import datetime
 import json
 import signal
 import time
-import uuid
 
 import psycopg
 import pytest
-from kubernetes import client
 
 pytestmark = pytest.mark.e2e
 
@@ -24,15 +22,9 @@ APPS = 15
 
 
 @pytest.fixture
-def shared_namespace(kube_api):
+def shared_namespace(make_namespace):
     """A namespace outside the session operator's ``t-*``, for this test's own operators."""
-    name = "pair-" + uuid.uuid4().hex[:8]
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace({"metadata": {"name": name}})
-    try:
-        yield name
-    finally:
-        core.delete_namespace(name)
+    return make_namespace("pair-")
 
 
 def until(check, what: str, timeout: float = 60.0) -> None:
@@ -54,13 +46,6 @@ def projects_of(neon, namespace: str) -> list[dict]:
     """The Neon projects of the apps in ``namespace`` (named ``<namespace>-<app>``)."""
     prefix = f"{namespace}-"
     return [p for p in neon.projects("sponsored", search=prefix) if p["name"].startswith(prefix)]
-
-
-def delete_all(apps, names: list[str]) -> None:
-    for name in names:
-        apps.delete(name)
-    for name in names:
-        apps.wait(name, lambda obj: obj is None, "deleted")
 
 
 def test_two_operators_started_at_once_create_exactly_one_project_per_app(
@@ -94,7 +79,7 @@ def test_two_operators_started_at_once_create_exactly_one_project_per_app(
     posts = [op.neon_calls("POST", "/projects") for op in (first, second)]
     assert sorted(posts) == [0, APPS], f"POST /projects by each operator: {posts}"
 
-    delete_all(apps, names)
+    apps.delete_all(names)
     assert projects_of(neon, shared_namespace) == []
     assert first.popen.poll() is None
     assert second.popen.poll() is None
@@ -121,7 +106,7 @@ def test_two_leaders_by_mistake_still_create_one_project_per_app(
     assert sorted(p["id"] for p in projects) == sorted(s["projectId"] for s in statuses.values())
     posts = sum(op.neon_calls("POST", "/projects") for op in (first, second))
     assert posts == len(names)
-    delete_all(apps, names)
+    apps.delete_all(names)
     assert projects_of(neon, shared_namespace) == []
 
 
@@ -191,4 +176,4 @@ def test_a_leader_frozen_past_its_lease_writes_nothing_when_it_wakes_up(
     assert "lost the Lease" in stale.log.read_text()
     projects = projects_of(neon, shared_namespace)
     assert sorted(p["id"] for p in projects) == sorted(s["projectId"] for s in statuses.values())
-    delete_all(apps, names)
+    apps.delete_all(names)
