@@ -9,17 +9,21 @@ the CRDs installed) and the Neon emulator, started once per session.
 from __future__ import annotations
 
 import asyncio
+import base64
 import heapq
 import itertools
+import json
 import pathlib
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from kubernetes import client, config
 from kubernetes.client import ApiClient
+from postgrest import SyncPostgrestClient
 
 from neon_operator.devstack import image, progress
 from neon_operator.devstack import stack as devstack
@@ -120,6 +124,56 @@ def make_namespace(
 def namespace(make_namespace: Callable[..., str]) -> str:
     """A fresh namespace per test, served by the e2e session operator (``t-*``)."""
     return make_namespace("t-")
+
+
+class AppClient:
+    """What an app does with Neon Auth and the Data API: sign a user up and get their JWT as
+    its SDK does, and query the Data API as them with the official PostgREST client."""
+
+    def __init__(self) -> None:
+        self._open: list[SyncPostgrestClient] = []
+
+    def sign_up(self, base_url: str, email: str) -> tuple[str, str]:
+        """A new user's (id, JWT) through the auth server at ``base_url``."""
+        created = httpx.post(
+            f"{base_url}/sign-up/email",
+            json={"name": email.split("@")[0], "email": email, "password": "correct horse"},
+        )
+        assert created.status_code == 200, created.text
+        session = created.json()["token"]
+        token = httpx.get(f"{base_url}/token", headers={"Authorization": f"Bearer {session}"})
+        assert token.status_code == 200, token.text
+        return created.json()["user"]["id"], token.json()["token"]
+
+    def rest(self, url: str, token: str | None = None) -> SyncPostgrestClient:
+        """The PostgREST client of the Data API at ``url`` as ``token``'s user (anonymous
+        without one); closed after the test."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._open.append(SyncPostgrestClient(url, headers=headers))
+        return self._open[-1]
+
+    @staticmethod
+    def forged(token: str) -> str:
+        """``token`` claiming another user (``sub``) under its original signature."""
+        header, payload, signature = token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims["sub"] = "someone-else"
+        body = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"{header}.{body}.{signature}"
+
+    def close(self) -> None:
+        while self._open:
+            self._open.pop().aclose()
+
+
+@pytest.fixture
+def app_client() -> Iterator[AppClient]:
+    """An :class:`AppClient`; its PostgREST clients are closed after the test."""
+    found = AppClient()
+    try:
+        yield found
+    finally:
+        found.close()
 
 
 @pytest.fixture

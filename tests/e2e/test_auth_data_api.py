@@ -4,12 +4,11 @@ client. One ``kubectl apply`` gives the app a database, sign-in and a REST API o
 
 from __future__ import annotations
 
-import base64
 import json
 import pathlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,7 +17,7 @@ import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from postgrest import APIError, SyncPostgrestClient
+from postgrest import APIError
 
 pytestmark = pytest.mark.e2e
 
@@ -39,49 +38,10 @@ SPEC: dict[str, Any] = next(yaml.safe_load_all(EXAMPLE.read_text()))["spec"]
 """The NeonAppDatabase of the example: GitHub and Google on shared keys, the Data API."""
 
 
-def sign_up(base_url: str, email: str) -> tuple[str, str]:
-    """A new user's (id, JWT) through the auth server, as an app's SDK does it."""
-    created = httpx.post(
-        f"{base_url}/sign-up/email",
-        json={"name": email.split("@")[0], "email": email, "password": "correct horse"},
-    )
-    assert created.status_code == 200, created.text
-    session = created.json()["token"]
-    token = httpx.get(f"{base_url}/token", headers={"Authorization": f"Bearer {session}"})
-    assert token.status_code == 200, token.text
-    return created.json()["user"]["id"], token.json()["token"]
-
-
-_OPEN: list[SyncPostgrestClient] = []
-
-
-def rest(url: str, token: str | None = None) -> SyncPostgrestClient:
-    """The official PostgREST client as ``token``'s user (closed after the test)."""
-    _OPEN.append(
-        SyncPostgrestClient(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    )
-    return _OPEN[-1]
-
-
-@pytest.fixture(autouse=True)
-def _close_rest_clients() -> Iterator[None]:
-    yield
-    while _OPEN:
-        _OPEN.pop().aclose()
-
-
 def sql(uri: str, text: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(uri, autocommit=True) as conn, conn.cursor() as cursor:
         cursor.execute(text.encode())
         return cursor.fetchall() if cursor.description else []
-
-
-def forged(token: str) -> str:
-    header, payload, signature = token.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["sub"] = "someone-else"
-    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
-    return f"{header}.{body}.{signature}"
 
 
 def providers(neon: Any, project_id: str, branch_id: str) -> dict[str, dict[str, Any]]:
@@ -121,15 +81,20 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
 
 
 def test_an_app_with_auth_and_data_api_signs_users_in_and_serves_their_rows(
-    kube_api: Any, neon: Any, start_operator: Any, apps_in: Any, make_namespace: Any
+    kube_api: Any,
+    neon: Any,
+    start_operator: Any,
+    apps_in: Any,
+    make_namespace: Any,
+    app_client: Any,
 ) -> None:
     namespace = make_namespace("auth-")
     # Neon is compared every second, so drift and a rotated client secret show quickly.
     start_operator([namespace], "auth.log", args=("--neon-resync-interval", "1"))
-    _the_whole_flow(apps_in(namespace), neon, client.CoreV1Api(kube_api))
+    _the_whole_flow(apps_in(namespace), neon, client.CoreV1Api(kube_api), app_client)
 
 
-def _the_whole_flow(apps: Any, neon: Any, core: Any) -> None:
+def _the_whole_flow(apps: Any, neon: Any, core: Any, app_client: Any) -> None:
     apps.create("notes", SPEC)
     status = apps.wait_condition("notes", "True")["status"]
     project, branch = status["projectId"], status["defaultBranchId"]
@@ -149,10 +114,10 @@ def _the_whole_flow(apps: Any, neon: Any, core: Any) -> None:
 
     uri = apps.secret("notes-neon")["DATABASE_URL"]
     sql(uri, NOTES)
-    ann_id, ann = sign_up(keys["NEON_AUTH_BASE_URL"], "ann@example.com")
-    _, bob = sign_up(keys["NEON_AUTH_BASE_URL"], "bob@example.com")
+    ann_id, ann = app_client.sign_up(keys["NEON_AUTH_BASE_URL"], "ann@example.com")
+    _, bob = app_client.sign_up(keys["NEON_AUTH_BASE_URL"], "bob@example.com")
     data_url = keys["NEON_DATA_API_URL"]
-    rest(data_url, ann).from_("notes").insert([{"body": "a1"}, {"body": "a2"}]).execute()
+    app_client.rest(data_url, ann).from_("notes").insert([{"body": "a1"}, {"body": "a2"}]).execute()
 
     assert sql(uri, "SELECT user_id, body FROM notes ORDER BY id") == [
         (ann_id, "a1"),
@@ -162,25 +127,25 @@ def _the_whole_flow(apps: Any, neon: Any, core: Any) -> None:
         ("ann@example.com",),
         ("bob@example.com",),
     ]
-    assert rest(data_url, bob).from_("notes").select("body").execute().data == []
+    assert app_client.rest(data_url, bob).from_("notes").select("body").execute().data == []
     assert httpx.get(f"{data_url}/notes").status_code == 401
     with pytest.raises(APIError) as refused:
-        rest(data_url, forged(ann)).from_("notes").select("body").execute()
+        app_client.rest(data_url, app_client.forged(ann)).from_("notes").select("body").execute()
     assert refused.value.code == "PGRST301"
 
     # A preview branch declares its own: its own URLs, its own users.
     preview = _preview_branch(apps, "notes")
     assert preview["NEON_AUTH_BASE_URL"] != keys["NEON_AUTH_BASE_URL"]
     assert preview["NEON_DATA_API_URL"] != keys["NEON_DATA_API_URL"]
-    carl_id, carl = sign_up(preview["NEON_AUTH_BASE_URL"], "carl@example.com")
-    preview_notes = rest(preview["NEON_DATA_API_URL"], carl).from_("notes")
+    carl_id, carl = app_client.sign_up(preview["NEON_AUTH_BASE_URL"], "carl@example.com")
+    preview_notes = app_client.rest(preview["NEON_DATA_API_URL"], carl).from_("notes")
     preview_notes.insert({"body": "c1"}).execute()
     assert preview_notes.select("body").execute().data == [{"body": "c1"}]
     assert sql(uri, f"SELECT count(*) FROM neon_auth.\"user\" WHERE id::text = '{carl_id}'") == [
         (0,)
     ]
     with pytest.raises(APIError):  # the main branch's Data API does not trust the preview's keys
-        rest(data_url, carl).from_("notes").select("body").execute()
+        app_client.rest(data_url, carl).from_("notes").select("body").execute()
 
     # A provider added in Neon behind the operator's back is removed again.
     neon.post(f"/projects/{project}/branches/{branch}/auth/oauth_providers", {"id": "microsoft"})

@@ -4,18 +4,18 @@ PostgREST client (``postgrest`` from PyPI) and read back over SQL."""
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from postgrest import APIError, SyncPostgrestClient
+from postgrest import APIError
 
 pytestmark = pytest.mark.integration
 
 NewProject = Callable[..., dict[str, Any]]
+AppClient = Any
+"""``tests/conftest.py``'s ``AppClient``: sign-up, JWTs, PostgREST clients as a user."""
 Sql = Callable[[str, str], list[tuple[Any, ...]]]
 
 NOTES = """
@@ -43,61 +43,35 @@ def enable(api: httpx.Client, project: dict[str, Any], branch_id: str) -> tuple[
     return auth.json()["base_url"], auth.json()["jwks_url"], data_api.json()["url"]
 
 
-def sign_up(base_url: str, email: str) -> tuple[str, str]:
-    """A new user's (id, JWT), through the auth server as an app's SDK does it."""
-    created = httpx.post(
-        f"{base_url}/sign-up/email",
-        json={"name": email.split("@")[0], "email": email, "password": "correct horse"},
-    )
-    assert created.status_code == 200, created.text
-    session = created.json()["token"]
-    token = httpx.get(f"{base_url}/token", headers={"Authorization": f"Bearer {session}"})
-    assert token.status_code == 200, token.text
-    return created.json()["user"]["id"], token.json()["token"]
-
-
-Rest = Callable[..., SyncPostgrestClient]
-
-
-@pytest.fixture
-def rest() -> Iterator[Rest]:
-    """``rest(data_api_url, jwt=None)``: the official PostgREST client, closed after the test."""
-    clients: list[SyncPostgrestClient] = []
-
-    def open_client(url: str, token: str | None = None) -> SyncPostgrestClient:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        clients.append(SyncPostgrestClient(url, headers=headers))
-        return clients[-1]
-
-    yield open_client
-    for client in clients:
-        client.aclose()
-
-
 def test_a_signed_up_user_writes_rows_that_only_they_see(
-    api: httpx.Client, new_project: NewProject, sql: Sql, rest: Rest
+    api: httpx.Client, new_project: NewProject, sql: Sql, app_client: AppClient
 ) -> None:
     project = new_project()
     uri = project["connection_uris"][0]["connection_uri"]
     auth_url, jwks_url, data_url = enable(api, project, project["branch"]["id"])
     assert httpx.get(jwks_url).json()["keys"][0]["crv"] == "Ed25519"
-    ann_id, ann = sign_up(auth_url, "ann@example.com")
-    bob_id, bob = sign_up(auth_url, "bob@example.com")
+    ann_id, ann = app_client.sign_up(auth_url, "ann@example.com")
+    bob_id, bob = app_client.sign_up(auth_url, "bob@example.com")
     sql(uri, NOTES)
 
-    written = rest(data_url, ann).from_("notes").insert([{"body": "a1"}, {"body": "a2"}]).execute()
+    written = (
+        app_client.rest(data_url, ann)
+        .from_("notes")
+        .insert([{"body": "a1"}, {"body": "a2"}])
+        .execute()
+    )
     assert [(r["user_id"], r["body"]) for r in written.data] == [(ann_id, "a1"), (ann_id, "a2")]
-    rest(data_url, bob).from_("notes").insert({"body": "b1"}).execute()
+    app_client.rest(data_url, bob).from_("notes").insert({"body": "b1"}).execute()
 
     rows = sql(uri, "SELECT user_id, body FROM notes ORDER BY id")
     assert rows == [(ann_id, "a1"), (ann_id, "a2"), (bob_id, "b1")]
     users = sql(uri, 'SELECT id::text, email FROM neon_auth."user" ORDER BY email')
     assert users == [(ann_id, "ann@example.com"), (bob_id, "bob@example.com")]
 
-    seen_by_bob = rest(data_url, bob).from_("notes").select("body").execute()
+    seen_by_bob = app_client.rest(data_url, bob).from_("notes").select("body").execute()
     assert seen_by_bob.data == [{"body": "b1"}]
     page = (
-        rest(data_url, ann)
+        app_client.rest(data_url, ann)
         .from_("notes")
         .select("id,text:body", count="exact")  # type: ignore[arg-type]
         .in_("body", ["a1", "a2", "b1"])
@@ -107,7 +81,7 @@ def test_a_signed_up_user_writes_rows_that_only_they_see(
     )
     assert ([r["text"] for r in page.data], page.count) == (["a2"], 2)
     filtered = (
-        rest(data_url, ann)
+        app_client.rest(data_url, ann)
         .from_("notes")
         .select("body")
         .like("body", "a*")
@@ -116,44 +90,49 @@ def test_a_signed_up_user_writes_rows_that_only_they_see(
     )
     assert filtered.data == [{"body": "a2"}]
     assert (
-        rest(data_url, bob).from_("notes").update({"body": "x"}).eq("body", "a1").execute().data
+        app_client.rest(data_url, bob)
+        .from_("notes")
+        .update({"body": "x"})
+        .eq("body", "a1")
+        .execute()
+        .data
         == []
     )
-    updated = rest(data_url, ann).from_("notes").update({"body": "a1!"}).eq("body", "a1").execute()
+    updated = (
+        app_client.rest(data_url, ann)
+        .from_("notes")
+        .update({"body": "a1!"})
+        .eq("body", "a1")
+        .execute()
+    )
     assert [r["body"] for r in updated.data] == ["a1!"]
-    deleted = rest(data_url, ann).from_("notes").delete().gte("id", 2).execute()
+    deleted = app_client.rest(data_url, ann).from_("notes").delete().gte("id", 2).execute()
     assert [r["body"] for r in deleted.data] == ["a2"]
     assert sql(uri, "SELECT body FROM notes ORDER BY id") == [("a1!",), ("b1",)]
 
 
-def _tamper(token: str) -> str:
-    header, payload, signature = token.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["sub"] = "someone-else"
-    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
-    return f"{header}.{forged}.{signature}"
-
-
 def test_missing_forged_and_unauthorized_requests_get_postgrest_errors(
-    api: httpx.Client, new_project: NewProject, sql: Sql, rest: Rest
+    api: httpx.Client, new_project: NewProject, sql: Sql, app_client: AppClient
 ) -> None:
     project = new_project()
     uri = project["connection_uris"][0]["connection_uri"]
     auth_url, _, data_url = enable(api, project, project["branch"]["id"])
-    _, token = sign_up(auth_url, "eve@example.com")
+    _, token = app_client.sign_up(auth_url, "eve@example.com")
     sql(uri, NOTES + "REVOKE ALL ON secrets FROM authenticated;")
 
     anonymous = httpx.get(f"{data_url}/notes")
     assert anonymous.status_code == 401
     assert anonymous.json()["code"] == "42501"
-    forged = httpx.get(f"{data_url}/notes", headers={"Authorization": f"Bearer {_tamper(token)}"})
+    forged = httpx.get(
+        f"{data_url}/notes", headers={"Authorization": f"Bearer {app_client.forged(token)}"}
+    )
     assert (forged.status_code, forged.json()["code"]) == (401, "PGRST301")
     assert forged.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
     garbage = httpx.get(f"{data_url}/notes", headers={"Authorization": "Bearer not-a-jwt"})
     assert (garbage.status_code, garbage.json()["code"]) == (401, "PGRST301")
 
     with pytest.raises(APIError) as refused:
-        rest(data_url, token).from_("secrets").select("*").execute()
+        app_client.rest(data_url, token).from_("secrets").select("*").execute()
     assert refused.value.code == "42501"
     unknown = httpx.get(f"{data_url}/nothing", headers={"Authorization": f"Bearer {token}"})
     assert (unknown.status_code, unknown.json()["code"]) == (404, "PGRST205")
@@ -181,12 +160,16 @@ def test_missing_forged_and_unauthorized_requests_get_postgrest_errors(
 
 
 def test_a_branch_with_its_own_auth_has_its_own_users_urls_and_keys(
-    api: httpx.Client, new_project: NewProject, sql: Sql, wait: Callable[[str], None], rest: Rest
+    api: httpx.Client,
+    new_project: NewProject,
+    sql: Sql,
+    wait: Callable[[str], None],
+    app_client: AppClient,
 ) -> None:
     project = new_project()
     pid = project["project"]["id"]
     main_auth, main_jwks, main_data = enable(api, project, project["branch"]["id"])
-    _, main_token = sign_up(main_auth, "main@example.com")
+    _, main_token = app_client.sign_up(main_auth, "main@example.com")
     created = api.post(
         f"/projects/{pid}/branches",
         json={"branch": {"name": "preview"}, "endpoints": [{"type": "read_write"}]},
@@ -199,7 +182,7 @@ def test_a_branch_with_its_own_auth_has_its_own_users_urls_and_keys(
     assert preview_data != main_data
     assert preview["endpoints"][0]["id"] in preview_auth
 
-    _, preview_token = sign_up(preview_auth, "preview@example.com")
+    _, preview_token = app_client.sign_up(preview_auth, "preview@example.com")
     preview_uri = preview["connection_uris"][0]["connection_uri"]
     main_uri = project["connection_uris"][0]["connection_uri"]
     emails = 'SELECT email FROM neon_auth."user" ORDER BY email'
@@ -207,7 +190,7 @@ def test_a_branch_with_its_own_auth_has_its_own_users_urls_and_keys(
     assert sql(preview_uri, emails) == [("main@example.com",), ("preview@example.com",)]
     assert sql(main_uri, emails) == [("main@example.com",)]
     sql(preview_uri, NOTES)
-    rest(preview_data, preview_token).from_("notes").insert({"body": "p"}).execute()
+    app_client.rest(preview_data, preview_token).from_("notes").insert({"body": "p"}).execute()
     other_keys = httpx.get(
         f"{preview_data}/notes", headers={"Authorization": f"Bearer {main_token}"}
     )
@@ -232,13 +215,13 @@ def test_a_branch_with_its_own_auth_has_its_own_users_urls_and_keys(
 
 
 def test_disabling_removes_the_auth_server_the_data_api_and_optionally_the_users(
-    api: httpx.Client, new_project: NewProject, sql: Sql
+    api: httpx.Client, new_project: NewProject, sql: Sql, app_client: AppClient
 ) -> None:
     project = new_project()
     uri = project["connection_uris"][0]["connection_uri"]
     base = f"/projects/{project['project']['id']}/branches/{project['branch']['id']}"
     auth_url, jwks_url, data_url = enable(api, project, project["branch"]["id"])
-    sign_up(auth_url, "gone@example.com")
+    app_client.sign_up(auth_url, "gone@example.com")
 
     assert api.delete(f"{base}/data-api/neondb").status_code == 200
     assert httpx.get(f"{data_url}/notes").status_code == 404
