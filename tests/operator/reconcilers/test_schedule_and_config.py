@@ -172,6 +172,25 @@ async def test_a_schedule_only_cron_can_judge_is_reported_and_makes_nothing(op) 
     assert op.status(SCHEDULES, "hourly").get("nextScheduleTime") is None
 
 
+async def test_deleting_a_schedule_keeps_its_snapshots_which_still_belong_to_the_app(
+    op, neon_api
+) -> None:
+    start = await hourly(op)
+    (slot,) = await tick(op, start + HOUR)
+
+    op.kube.delete(SCHEDULES, "hourly", namespace="apps")  # a schedule has no delete step
+    op.kube.remove_finalizer(SCHEDULES, "hourly", op.settings.finalizer, namespace="apps")
+
+    assert not op.exists(SCHEDULES, "hourly")
+    kept = op.body(SNAPSHOTS, slot)
+    assert "deletionTimestamp" not in kept["metadata"]
+    assert [o["kind"] for o in kept["metadata"]["ownerReferences"]] == [
+        "NeonSnapshotSchedule",
+        "NeonAppDatabase",
+    ]
+    assert await neon_snapshot_names(op, neon_api) == [slot]
+
+
 async def test_a_neonconfig_whose_key_neon_accepts_is_ready(op) -> None:
     await op.check_config()
 
