@@ -2,18 +2,20 @@
 
 :func:`reconcile` is level-based: whatever happened before, it finds the project (by the id in
 status, the id to adopt, or the uid stamped on a project a crashed run created), creates it
-only when none exists, then brings Neon and the Secret to the spec::
+only when none exists, then brings Neon and the Secret to the spec (the reconcile idiom of
+CONTRIBUTING.md: observe → create │ update → publish)::
 
-    resolve NeonConfig → tier's org ─┐ (AccountProblem → Ready=False, retry in retryDelay)
-    locate project ──────────────────┤ status.projectId │ spec.adoptProjectId │ ownership lookup
-      └─ none: claim the creation (claims: one instance, at the version read), create, then
-               at once write ids to status and the Secret (crash window ≈ 0)
-    org ≠ tier's org → transfer;  name / history retention → PATCH project
-    compute (spec over NeonConfig defaults) ≠ endpoint → PATCH endpoint, wait
-    password-rotation token new → reset password, wait
-    Secret ≠ rendering → write
-    spec.auth / spec.dataApi → :mod:`.integrations` (Neon Auth, Data API, their Secret)
-    Ready=True, Synced=True
+    resolve NeonConfig → tier's org, compute (spec over NeonConfig defaults: endpoints.wanted)
+    _observe   project in status.projectId │ spec.adoptProjectId (reads only): its default
+               branch and that branch's read_write compute
+    _recover   none: claim the creation (claims: one instance, at the version read); a project
+               an earlier claim made (uid annotation, a crash) → take it over
+    _create    still none: create, at once write ids to status and the Secret (crash window ≈ 0)
+    update     found: compute missing → create it; ids to status. Then org ≠ tier's org →
+               transfer; name / history retention → PATCH project; compute ≠ endpoint → PATCH
+               endpoint, wait; password-rotation token new → reset password, wait
+    _publish   Secret ≠ rendering → write; spec.auth / spec.dataApi → :mod:`.integrations`
+               (Neon Auth, Data API, their Secret); Ready=True, Synced=True
 
 With ``resync=True`` (a Secret repair, from the operator's watch of its Secrets) only the
 Secret is checked, from Kubernetes alone. :func:`check_drift` (the drift scheduler's periodic
@@ -21,8 +23,8 @@ comparison) runs the whole reconcile for a provisioned project, which reverts ou
 changes in Neon too. :func:`settled` tells a resumed resource that needs neither.
 
 Failures end in a ``Ready``/``Synced`` condition saying what to fix and a
-:mod:`neon_operator.errors` exception telling the handler when to come back; Neon's transient
-errors pass through as they are.
+:mod:`neon_operator.errors` exception telling the handler when to come back
+(:class:`~.outcomes.Outcomes`); Neon's transient errors pass through as they are.
 """
 
 from __future__ import annotations
@@ -32,9 +34,7 @@ import dataclasses
 import datetime
 from typing import Final
 
-import pydantic
-
-from neon_operator import connection, drift, errors, grants, kube, neon, ownership
+from neon_operator import connection, drift, errors, grants, neon, ownership
 from neon_operator.accounts import Account, AccountProblem
 from neon_operator.models import (
     Compute,
@@ -45,8 +45,17 @@ from neon_operator.models import (
 )
 from neon_operator.models.appdatabase import KIND
 from neon_operator.neon import inputs
-from neon_operator.reconcilers import claims, connection_secret, integrations, steady
+from neon_operator.reconcilers import (
+    claims,
+    connection_secret,
+    endpoints,
+    integrations,
+    passwords,
+    steady,
+)
 from neon_operator.reconcilers.context import Context
+from neon_operator.reconcilers.outcomes import Outcomes
+from neon_operator.reconcilers.references import PLURALS, namespace_of, object_ref
 from neon_operator.reconcilers.reporting import Report
 
 __all__ = [
@@ -54,14 +63,13 @@ __all__ = [
     "PLURAL",
     "check_drift",
     "delete",
-    "object_ref",
     "project_name",
     "reconcile",
     "settled",
     "target",
 ]
 
-PLURAL: Final = "neonappdatabases"
+PLURAL: Final = PLURALS[KIND]
 DEFAULT_TRANSIENT_DELAY: Final = 10.0
 
 AppReport = Report[NeonAppDatabaseStatus]
@@ -87,22 +95,8 @@ class _Project:
     """Where clients connect to the endpoint, as Neon's connection parameters say."""
     password: str | None = dataclasses.field(default=None, repr=False)
     """A password Neon just handed out (create or reset), if any."""
-
-
-def object_ref(db: NeonAppDatabase) -> kube.ObjectRef:
-    """The reference Secrets, status patches and Events use."""
-    return kube.ObjectRef(
-        kind=KIND,
-        plural=PLURAL,
-        name=db.metadata.name,
-        namespace=db.metadata.namespace,
-        uid=db.metadata.uid or "",
-    )
-
-
-def namespace_of(db: NeonAppDatabase) -> str:
-    """The resource's namespace (every NeonAppDatabase has one)."""
-    return db.metadata.namespace or "default"
+    branch_replaced: bool = False
+    """A restore replaced the default branch in status (Neon moved the compute to ``branch_id``)."""
 
 
 def project_name(db: NeonAppDatabase) -> str:
@@ -127,15 +121,15 @@ async def reconcile(ctx: Context, body: dict[str, object], *, resync: bool = Fal
     report: AppReport = Report(ctx, object_ref(db), db.metadata.generation, db.status)
     if await report.paused(db.metadata.annotations):
         return
-    async with _outcomes(ctx, db, report):
+    async with Outcomes(ctx, report, db.spec.config_ref.name):
         if resync and db.status.project_id is None:
             return  # creating belongs to the change handlers; drift checks to the scheduler
         # Every pass checks the grant (a cached lookup), so a revoked one shows at a repair too.
-        await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
+        account = await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
         if resync and not grants.revoked(db.status):
-            await _resync_secret(ctx, db, report)
+            await _resync_secret(ctx, db, report, account.client)
         else:
-            await _converge(ctx, db, report)
+            await _converge(ctx, db, report, account)
 
 
 async def check_drift(ctx: Context, body: dict[str, object]) -> None:
@@ -179,163 +173,42 @@ def target(body: dict[str, object]) -> drift.Target:
     )
 
 
-class _outcomes:
-    """Turns what went wrong into conditions and a :mod:`neon_operator.errors` exception."""
-
-    def __init__(self, ctx: Context, db: NeonAppDatabase, report: AppReport) -> None:
-        self.ctx, self.db, self.report = ctx, db, report
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, kind: object, error: BaseException | None, tb: object) -> None:
-        if error is None or not isinstance(error, Exception):
-            return
-        report, delay = self.report, self.ctx.settings.retry_delay
-        if isinstance(error, errors.ReconcileError):
-            stalled = isinstance(error, errors.AwaitChange)
-            await self._fail(error.reason, error.message, stalled=stalled)
-            return
-        if isinstance(error, AccountProblem):
-            await self._fail(error.reason, error.message)
-            raise errors.RetryLater(error.reason, error.message, delay=delay) from None
-        if isinstance(error, neon.TransientError):
-            message = f"Neon is not answering right now, will retry: {error}"
-            if report.status.condition("Ready") is None:
-                report.ready("False", "Provisioning", message)
-            report.synced("False", "NeonUnavailable", message)
-            await report.flush()
-            return  # the handler retries after Retry-After (or a default delay)
-        if isinstance(error, neon.InvalidRequestError):
-            message = f"Neon rejected the request: {error.message}; fix the spec"
-            await self._fail("NeonRejected", message, stalled=True)
-            raise errors.AwaitChange("NeonRejected", message) from None
-        if isinstance(error, neon.AuthenticationError):
-            await self.ctx.accounts.forget(self.db.spec.config_ref.name)
-            message = (
-                f"Neon rejected the API key of NeonConfig {self.db.spec.config_ref.name!r}: "
-                "put a valid key into its Secret"
-            )
-            await self._fail("ApiKeyRejected", message)
-            raise errors.RetryLater("ApiKeyRejected", message, delay=delay) from None
-        if isinstance(error, neon.PermanentError):
-            reason = "NeonNotFound" if isinstance(error, neon.NotFound) else "NeonError"
-            message = f"Neon: {error}"
-            await self._fail(reason, message)
-            raise errors.RetryLater(reason, message, delay=delay) from None
-
-    async def _fail(self, reason: str, message: str, *, stalled: bool = False) -> None:
-        self.report.ready("False", reason, message, stalled=stalled)
-        self.report.synced("False", reason, message)
-        self.report.update(last_sync_time=self.ctx.clock())
-        await self.report.flush()
+# -- the whole thing: observe → create │ update → publish ---------------------------------
 
 
-# -- the Secret alone (periodic resync) ---------------------------------------------------
-
-
-async def _resync_secret(ctx: Context, db: NeonAppDatabase, report: AppReport) -> None:
-    status = db.status
-    if status.project_id is None or status.host is None or status.endpoint_id is None:
-        return  # nothing provisioned yet: the change handlers own this resource
-    desired = _desired_secret(db, host=status.host, endpoint_id=status.endpoint_id)
-    current = await ctx.kube.read_secret(desired.namespace, desired.name)
-    password = connection_secret.known_password(current)
-    if password is None:
-        account = await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
-        password = await _reveal_password(account.client, db, status.project_id, status)
-    await connection_secret.write(ctx, report, desired, password, current)
-
-
-# -- the whole thing ----------------------------------------------------------------------
-
-
-async def _converge(ctx: Context, db: NeonAppDatabase, report: AppReport) -> None:
-    account = await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
+async def _converge(ctx: Context, db: NeonAppDatabase, report: AppReport, account: Account) -> None:
     org_id = account.org_for(db.spec.tier)
-    try:
-        compute = db.spec.compute.with_defaults(account.config.spec.defaults.compute)
-    except pydantic.ValidationError as error:
-        problem = "; ".join(str(e["msg"]) for e in error.errors(include_url=False))
-        message = (
-            f"spec.compute combined with NeonConfig {account.name!r} defaults.compute is "
-            f"invalid: {problem}"
-        )
-        raise errors.AwaitChange("InvalidSpec", message) from None
+    compute = endpoints.wanted(db.spec.compute, account)
     client = account.client
-    project = await _locate(ctx, db, report, account, org_id, compute)
+    project = await _observe(ctx, db, client) or await _recover(ctx, db, report, client, org_id)
+    if project is None:
+        project, operations = await _create(ctx, db, report, account, org_id, compute)
+        # Neon shows the role's new password only now: into the Secret before anything waits.
+        await _publish_secret(ctx, db, report, client, project, project.password)
+        await client.wait_for_operations(operations)
+    else:
+        await _ensure_endpoint(client, project, compute)
+        await _record_found(db, report, client, project)
     report.update(last_sync_time=ctx.clock())
+
     _check_pinned(db, project)
-
-    if project.org_id != org_id:
-        await account.transfers.transfer(project.org_id or "", org_id, project.id)
-        await report.event(
-            "Normal", "ProjectTransferred", f"project {project.id} moved to tier {db.spec.tier}"
-        )
-        project.org_id = org_id
-    report.update(org_id=org_id, tier=db.spec.tier)
-
+    await _transfer(account, db, report, project, org_id)
     await _update_project(client, db, report, project)
-    await _update_compute(client, db, report, project, compute)
-
     assert project.endpoint is not None
-    assert project.branch_id is not None
-    assert project.address is not None
-    status = report.status
-    token = rotation_token(ctx, db)
-    desired = _desired_secret(db, host=project.address, endpoint_id=project.endpoint.id)
-    current = await ctx.kube.read_secret(desired.namespace, desired.name)
-    password = project.password
-    if project.origin == "created":
-        report.update(password_rotation=token)
-    elif token is not None and token != status.password_rotation:
-        result = await client.reset_role_password(
-            project.id, project.branch_id, db.spec.branch.role_name
-        )
-        await client.wait_for_operations(result.operations)
-        password = result.role.password.get_secret_value() if result.role.password else None
-        report.update(password_rotation=token)
-        await report.event("Normal", "PasswordRotated", f"new password for role {result.role.name}")
-    if password is None:
-        password = connection_secret.known_password(current) or await _reveal_password(
-            client, db, project.id, report.status
-        )
-    await connection_secret.write(ctx, report, desired, password, current)
-    await _drop_renamed_secret(ctx, db, desired.name)
-    await integrations.converge(
-        ctx,
-        report,
-        client,
-        integrations.Target(
-            project_id=project.id,
-            branch_id=project.branch_id,
-            database=db.spec.branch.database_name,
-            owner=object_ref(db),
-            key_prefix=db.spec.connection_secret.key_prefix,
-        ),
-        auth=db.spec.auth,
-        data_api=db.spec.data_api,
+    project.endpoint = await endpoints.update_limits(
+        client, report, project.id, project.endpoint, compute
     )
+    password = await _rotate_password(ctx, client, db, report, project)
 
-    report.ready(
-        "True",
-        "ProjectReady",
-        f"Neon project {project.id} is ready; connection strings are in Secret {desired.name}",
-    )
-    report.synced("True", "ReconcileSucceeded", "")
-    await report.flush()
+    await _publish(ctx, db, report, client, project, password)
 
 
-async def _locate(
-    ctx: Context,
-    db: NeonAppDatabase,
-    report: AppReport,
-    account: Account,
-    org_id: str,
-    compute: Compute,
-) -> _Project:
-    """Find the project this resource owns, adopting or creating it when needed."""
-    client = account.client
+# -- observe: the project as Neon has it (reads only) -------------------------------------
+
+
+async def _observe(ctx: Context, db: NeonAppDatabase, client: neon.NeonClient) -> _Project | None:
+    """The project this resource owns: the one in status, or the one to adopt (once Neon's
+    annotations allow it); ``None`` when it has none yet."""
     status = db.status
     if status.project_id is not None:
         project = _project(await client.get_project(status.project_id), "known")
@@ -353,21 +226,14 @@ async def _locate(
         project = _project(found, "adopted")
         project.branch_id = await _adoptable_default_branch(ctx, db, client, found.id)
     else:
-        recovered = await claims.claim(
-            ctx,
-            report,
-            made="projectId",
-            find=lambda: ownership.find_created(  # an earlier create may have reached Neon
-                client,
-                name=project_name(db),
-                org_id=org_id,
-                key=ctx.settings.owner_annotation,
-                uid=db.metadata.uid or "",
-            ),
-        )
-        if recovered is None:
-            return await _create(ctx, db, report, client, org_id, compute)
-        project = _project(await client.get_project(recovered.id), "recovered")
+        return None
+    await _observe_branch(client, db, project)
+    return project
+
+
+async def _observe_branch(client: neon.NeonClient, db: NeonAppDatabase, project: _Project) -> None:
+    """Fill in ``project``'s default branch and that branch's read_write compute (``None``: it
+    has none), following a restore that replaced the default branch."""
     if project.branch_id is None:
         branches = await client.list_branches(project.id)
         default = next((b for b in branches if b.default), None)
@@ -376,40 +242,16 @@ async def _locate(
                 "NoDefaultBranch", f"project {project.id} has no default branch"
             )
         project.branch_id = default.id
-    endpoints = await client.list_endpoints(project.id)
-    moved = next((e for e in endpoints if e.id == db.status.endpoint_id), None)
+    computes = await client.list_endpoints(project.id)
+    moved = next((e for e in computes if e.id == db.status.endpoint_id), None)
     if moved is not None and moved.branch_id != project.branch_id:
         # A snapshot restore replaced the default branch; Neon moved its compute to the new one.
-        await report.event(
-            "Normal", "DefaultBranchReplaced", f"default branch is now {moved.branch_id}"
-        )
         project.branch_id = moved.branch_id
+        project.branch_replaced = True
     project.endpoint = next(
-        (e for e in endpoints if e.branch_id == project.branch_id and e.type == "read_write"),
+        (e for e in computes if e.branch_id == project.branch_id and e.type == "read_write"),
         None,
     )
-    if project.endpoint is None:
-        created = await client.create_endpoint(
-            project.id,
-            inputs.EndpointCreate(branch_id=project.branch_id, **_endpoint_limits(compute)),
-        )
-        await client.wait_for_operations(created.operations)
-        project.endpoint = created.endpoint
-    known = db.status.host if db.status.endpoint_id == project.endpoint.id else None
-    project.address = await connection_secret.address(
-        client,
-        project.id,
-        project.endpoint,
-        role=db.spec.branch.role_name,
-        database=db.spec.branch.database_name,
-        known=known,
-    )
-    if project.origin != "known":
-        verb = {"adopted": "ProjectAdopted", "recovered": "ProjectRecovered"}[project.origin]
-        await report.event("Normal", verb, f"took over Neon project {project.id}")
-    _record_ids(report, project)
-    await report.flush()
-    return project
 
 
 async def _adoptable_default_branch(
@@ -437,15 +279,44 @@ async def _adoptable_default_branch(
     return default.id if default is not None else None
 
 
+# -- create: claim, recover after a crash, or create --------------------------------------
+
+
+async def _recover(
+    ctx: Context, db: NeonAppDatabase, report: AppReport, client: neon.NeonClient, org_id: str
+) -> _Project | None:
+    """Claim the creation (:mod:`.claims`); the project an earlier claim made (its uid
+    annotation: a crash between Neon's answer and the status write) is taken over."""
+    recovered = await claims.claim(
+        ctx,
+        report,
+        made="projectId",
+        find=lambda: ownership.find_created(  # an earlier create may have reached Neon
+            client,
+            name=project_name(db),
+            org_id=org_id,
+            key=ctx.settings.owner_annotation,
+            uid=db.metadata.uid or "",
+        ),
+    )
+    if recovered is None:
+        return None
+    project = _project(await client.get_project(recovered.id), "recovered")
+    await _observe_branch(client, db, project)
+    return project
+
+
 async def _create(
     ctx: Context,
     db: NeonAppDatabase,
     report: AppReport,
-    client: neon.NeonClient,
+    account: Account,
     org_id: str,
     compute: Compute,
-) -> _Project:
-    account = await ctx.accounts.get(db.spec.config_ref.name, namespace=namespace_of(db))
+) -> tuple[_Project, list[neon.Operation]]:
+    """Create the project (claimed: a restart looks for it first) and write its ids to status
+    at once; the operations still running."""
+    client = account.client
     account_defaults = account.config.spec.defaults
     branch = db.spec.branch
     request = inputs.ProjectCreate(
@@ -465,9 +336,9 @@ async def _create(
                 namespace=namespace_of(db),
             ),
         ),
-        default_endpoint_settings=inputs.EndpointSettings(**_endpoint_limits(compute)),
+        default_endpoint_settings=inputs.EndpointSettings(**endpoints.limits(compute)),
     )
-    created = await client.create_project(request)  # claimed: a restart looks for it first
+    created = await client.create_project(request)
     ctx.crash_after("create_project")
     endpoint = next((e for e in created.endpoints if e.type == "read_write"), None)
     role = next((r for r in created.roles if r.name == branch.role_name), None)
@@ -497,10 +368,7 @@ async def _create(
     report.ready("False", "Provisioning", f"Neon is provisioning project {project.id}")
     await report.flush()  # the id is safe in status before anything else can fail
     await report.event("Normal", "ProjectCreated", f"created Neon project {project.id}")
-    desired = _desired_secret(db, host=project.address, endpoint_id=endpoint.id)
-    await connection_secret.write(ctx, report, desired, project.password, None)
-    await client.wait_for_operations(created.operations)
-    return project
+    return project, created.operations
 
 
 def _consumption(found: neon.Project) -> Consumption:
@@ -529,6 +397,47 @@ def _project(found: neon.Project, origin: str) -> _Project:
         origin=origin,
         consumption=_consumption(found),
     )
+
+
+# -- update: bring the project and its compute to the spec --------------------------------
+
+
+async def _ensure_endpoint(client: neon.NeonClient, project: _Project, compute: Compute) -> None:
+    """Give the default branch a read_write compute when it has none."""
+    if project.endpoint is not None:
+        return
+    assert project.branch_id is not None
+    created = await client.create_endpoint(
+        project.id,
+        inputs.EndpointCreate(branch_id=project.branch_id, **endpoints.limits(compute)),
+    )
+    await client.wait_for_operations(created.operations)
+    project.endpoint = created.endpoint
+
+
+async def _record_found(
+    db: NeonAppDatabase, report: AppReport, client: neon.NeonClient, project: _Project
+) -> None:
+    """Write a found project's ids and address to status; say what changed hands."""
+    assert project.endpoint is not None
+    known = db.status.host if db.status.endpoint_id == project.endpoint.id else None
+    project.address = await connection_secret.address(
+        client,
+        project.id,
+        project.endpoint,
+        role=db.spec.branch.role_name,
+        database=db.spec.branch.database_name,
+        known=known,
+    )
+    if project.branch_replaced:
+        await report.event(
+            "Normal", "DefaultBranchReplaced", f"default branch is now {project.branch_id}"
+        )
+    if project.origin != "known":
+        verb = {"adopted": "ProjectAdopted", "recovered": "ProjectRecovered"}[project.origin]
+        await report.event("Normal", verb, f"took over Neon project {project.id}")
+    _record_ids(report, project)
+    await report.flush()
 
 
 def _record_ids(report: AppReport, project: _Project) -> None:
@@ -569,6 +478,19 @@ def _check_pinned(db: NeonAppDatabase, project: _Project) -> None:
         )
 
 
+async def _transfer(
+    account: Account, db: NeonAppDatabase, report: AppReport, project: _Project, org_id: str
+) -> None:
+    """Move the project to the organization of ``spec.tier`` when it is elsewhere."""
+    if project.org_id != org_id:
+        await account.transfers.transfer(project.org_id or "", org_id, project.id)
+        await report.event(
+            "Normal", "ProjectTransferred", f"project {project.id} moved to tier {db.spec.tier}"
+        )
+        project.org_id = org_id
+    report.update(org_id=org_id, tier=db.spec.tier)
+
+
 async def _update_project(
     client: neon.NeonClient, db: NeonAppDatabase, report: AppReport, project: _Project
 ) -> None:
@@ -588,69 +510,118 @@ async def _update_project(
     await report.event("Normal", "ProjectUpdated", f"project {project.id}: {described}")
 
 
-def _endpoint_limits(compute: Compute) -> dict[str, float | int]:
-    limits: dict[str, float | int | None] = {
-        "autoscaling_limit_min_cu": compute.min_cu,
-        "autoscaling_limit_max_cu": compute.max_cu,
-        "suspend_timeout_seconds": compute.suspend_timeout_seconds,
-    }
-    return {k: v for k, v in limits.items() if v is not None}
-
-
-async def _update_compute(
+async def _rotate_password(
+    ctx: Context,
     client: neon.NeonClient,
     db: NeonAppDatabase,
     report: AppReport,
     project: _Project,
-    compute: Compute,
-) -> None:
-    endpoint = project.endpoint
-    assert endpoint is not None
-    wanted = _endpoint_limits(compute)
-    if all(getattr(endpoint, key) == value for key, value in wanted.items()):
-        return
-    result = await client.update_endpoint(
-        project.id, endpoint.id, inputs.EndpointUpdate.model_validate(wanted)
-    )
-    await client.wait_for_operations(result.operations)
-    project.endpoint = result.endpoint
-    updated = result.endpoint
-    suspend = {-1: "never suspends", 0: "suspends after Neon's default idle time"}.get(
-        updated.suspend_timeout_seconds, f"suspends after {updated.suspend_timeout_seconds}s idle"
-    )
-    await report.event(
-        "Normal",
-        "ComputeUpdated",
-        f"compute {updated.id}: {updated.autoscaling_limit_min_cu:g}-"
-        f"{updated.autoscaling_limit_max_cu:g} CU, {suspend}",
-    )
-
-
-async def _reveal_password(
-    client: neon.NeonClient,
-    db: NeonAppDatabase,
-    project_id: str,
-    status: NeonAppDatabaseStatus,
-) -> str:
-    """The role's password from Neon; reset when Neon stores none (``store_passwords=false``)."""
-    branch_id = status.default_branch_id
-    if branch_id is None:
-        raise errors.RetryLater("Provisioning", "default branch unknown yet", delay=5.0)
+) -> str | None:
+    """Reset the role's password when the rotation token is new; the password Neon handed out
+    (at creation or reset), if any."""
+    token = rotation_token(ctx, db)
+    if project.origin == "created":
+        report.update(password_rotation=token)
+        return project.password
+    if token is None or token == report.status.password_rotation:
+        return project.password
+    assert project.branch_id is not None
     role = db.spec.branch.role_name
-    try:
-        return (await client.reveal_role_password(project_id, branch_id, role)).get_secret_value()
-    except neon.ForbiddenError:
-        result = await client.reset_role_password(project_id, branch_id, role)
-        await client.wait_for_operations(result.operations)
-        if result.role.password is None:
-            raise
-        return result.role.password.get_secret_value()
+    password = await passwords.reset(client, project.id, project.branch_id, role)
+    report.update(password_rotation=token)
+    await report.event("Normal", "PasswordRotated", f"new password for role {role}")
+    return password
 
 
-def _desired_secret(
-    db: NeonAppDatabase, *, host: str, endpoint_id: str
-) -> connection_secret.Desired:
-    return connection_secret.desired(
+# -- publish: the Secrets and the status --------------------------------------------------
+
+
+async def _publish(
+    ctx: Context,
+    db: NeonAppDatabase,
+    report: AppReport,
+    client: neon.NeonClient,
+    project: _Project,
+    password: str | None,
+) -> None:
+    assert project.branch_id is not None
+    name = await _publish_secret(ctx, db, report, client, project, password)
+    await _drop_renamed_secret(ctx, db, name)
+    await integrations.converge(
+        ctx,
+        report,
+        client,
+        integrations.Target(
+            project_id=project.id,
+            branch_id=project.branch_id,
+            database=db.spec.branch.database_name,
+            owner=object_ref(db),
+            key_prefix=db.spec.connection_secret.key_prefix,
+        ),
+        auth=db.spec.auth,
+        data_api=db.spec.data_api,
+    )
+    await report.succeeded(
+        "ProjectReady",
+        f"Neon project {project.id} is ready; connection strings are in Secret {name}",
+    )
+
+
+async def _publish_secret(
+    ctx: Context,
+    db: NeonAppDatabase,
+    report: AppReport,
+    client: neon.NeonClient,
+    project: _Project,
+    password: str | None,
+) -> str:
+    """Write the connection Secret (``password``, else the one it holds, else Neon's); its
+    name."""
+    assert project.endpoint is not None
+    assert project.address is not None
+    return await _write_secret(
+        ctx,
+        db,
+        report,
+        client,
+        project.id,
+        host=project.address,
+        endpoint_id=project.endpoint.id,
+        password=password,
+    )
+
+
+async def _resync_secret(
+    ctx: Context, db: NeonAppDatabase, report: AppReport, client: neon.NeonClient
+) -> None:
+    """The Secret alone, from Kubernetes (Neon only when it must be rebuilt)."""
+    status = db.status
+    if status.project_id is None or status.host is None or status.endpoint_id is None:
+        return  # nothing provisioned yet: the change handlers own this resource
+    await _write_secret(
+        ctx,
+        db,
+        report,
+        client,
+        status.project_id,
+        host=status.host,
+        endpoint_id=status.endpoint_id,
+        password=None,
+    )
+
+
+async def _write_secret(
+    ctx: Context,
+    db: NeonAppDatabase,
+    report: AppReport,
+    client: neon.NeonClient,
+    project_id: str,
+    *,
+    host: str,
+    endpoint_id: str,
+    password: str | None,
+) -> str:
+    desired = connection_secret.desired(
         db.spec.connection_secret,
         owner=object_ref(db),
         host=host,
@@ -658,6 +629,18 @@ def _desired_secret(
         user=db.spec.branch.role_name,
         database=db.spec.branch.database_name,
     )
+    current = await ctx.kube.read_secret(desired.namespace, desired.name)
+    if password is None:
+        password = connection_secret.known_password(current)
+    if password is None:
+        branch_id = report.status.default_branch_id
+        if branch_id is None:
+            raise errors.RetryLater("Provisioning", "default branch unknown yet", delay=5.0)
+        password = await passwords.reveal_or_reset(
+            client, project_id, branch_id, db.spec.branch.role_name
+        )
+    await connection_secret.write(ctx, report, desired, password, current)
+    return desired.name
 
 
 async def _drop_renamed_secret(ctx: Context, db: NeonAppDatabase, name: str) -> None:
@@ -695,10 +678,8 @@ async def delete(ctx: Context, body: dict[str, object]) -> None:
         if project_id is None:
             return  # never provisioned through a usable NeonConfig
         message = f"cannot delete Neon project {project_id}: {problem.message}"
-        report.ready("False", problem.reason, message)
-        await report.flush()
-        raise errors.RetryLater(problem.reason, message, delay=ctx.settings.retry_delay) from None
-    async with _outcomes(ctx, db, report):
+        raise await report.waiting(problem.reason, message) from None
+    async with Outcomes(ctx, report, db.spec.config_ref.name):
         client = account.client
         if (
             project_id is None

@@ -33,12 +33,9 @@ import dataclasses
 import datetime
 from typing import Any, Final
 
-import pydantic
-
-from neon_operator import drift, errors, grants, kube, neon
+from neon_operator import drift, errors, grants, neon
 from neon_operator.accounts import AccountProblem
 from neon_operator.models import (
-    READY,
     Compute,
     ComputeType,
     DeletionPolicy,
@@ -46,16 +43,22 @@ from neon_operator.models import (
     NeonBranch,
     NeonBranchStatus,
 )
+from neon_operator.models import appdatabase as appdatabase_model
 from neon_operator.models.branch import KIND
 from neon_operator.neon import inputs
 from neon_operator.reconcilers import (
     claims,
     connection_secret,
     dependents,
+    endpoints,
     integrations,
+    passwords,
+    references,
     steady,
 )
 from neon_operator.reconcilers.context import Context
+from neon_operator.reconcilers.outcomes import Outcomes
+from neon_operator.reconcilers.references import PLURALS, namespace_of, object_ref
 from neon_operator.reconcilers.reporting import Report
 
 __all__ = [
@@ -63,28 +66,16 @@ __all__ = [
     "PLURAL",
     "check_drift",
     "delete",
-    "object_ref",
     "reconcile",
     "settled",
     "target",
 ]
 
-PLURAL: Final = "neonbranches"
+PLURAL: Final = PLURALS[KIND]
 WINDOW_HINTS: Final = ("window", "future", "precedes", "ahead of", "retention", "history")
 """Words of Neon's 400 messages about a point in time it cannot branch from."""
 
 BranchReport = Report[NeonBranchStatus]
-
-
-def object_ref(br: NeonBranch) -> kube.ObjectRef:
-    """The reference Secrets, status patches and Events use."""
-    return kube.ObjectRef(
-        kind=KIND,
-        plural=PLURAL,
-        name=br.metadata.name,
-        namespace=br.metadata.namespace,
-        uid=br.metadata.uid or "",
-    )
 
 
 def branch_name(br: NeonBranch) -> str:
@@ -118,10 +109,9 @@ async def reconcile(ctx: Context, body: dict[str, Any], *, resync: bool = False)
         if br.status.branch_id is not None:
             await _resync_secret(ctx, br, report)
         return
-    guard = dependents.failures(ctx, report, br.status.config_name or "default")
-    async with guard:
+    async with Outcomes(ctx, report, references.config_name(br.status)) as guard:
         app = await dependents.ready_app_database(
-            ctx, report, _namespace(br), br.spec.app_database_ref.name
+            ctx, report, namespace_of(br), br.spec.app_database_ref.name
         )
         guard.config_name = app.spec.config_ref.name
         await dependents.adopt_by(ctx, report.ref, body, app)
@@ -160,14 +150,10 @@ def target(body: dict[str, Any]) -> drift.Target:
     has_secret = br.spec.compute.type != ComputeType.NONE
     return steady.target(
         object_ref(br),
-        lane=br.status.config_name or "default",
+        lane=references.config_name(br.status),
         secret=br.spec.connection_secret.secret_name(br.metadata.name) if has_secret else None,
         calls=drift.CHECK_CALLS + integrations.drift_calls(br.spec.auth, br.spec.data_api),
     )
-
-
-def _namespace(br: NeonBranch) -> str:
-    return br.metadata.namespace or "default"
 
 
 def _restored_to(br: NeonBranch) -> str | None:
@@ -183,62 +169,35 @@ async def _parent_branch_id(
     if ref is None:
         assert app.status.default_branch_id is not None
         return app.status.default_branch_id
-    body = await ctx.kube.read_object(
-        kube.ObjectRef(kind=KIND, plural=PLURAL, name=ref.name, namespace=_namespace(br), uid="")
+
+    async def same_project(parent: NeonBranch) -> None:
+        if parent.spec.app_database_ref.name != br.spec.app_database_ref.name:
+            raise errors.AwaitChange(
+                "ParentMismatch",
+                f"parent NeonBranch {ref.name!r} belongs to NeonAppDatabase "
+                f"{parent.spec.app_database_ref.name!r}, not {br.spec.app_database_ref.name!r}: "
+                "a branch and its parent must live in the same project",
+            )
+
+    parent = await references.read_ready(
+        ctx,
+        report,
+        references.reference(KIND, ref.name, namespace_of(br)),
+        parse=NeonBranch.model_validate,
+        label="parent NeonBranch",
+        made=lambda parent: parent.status.branch_id,
+        check=same_project,
     )
-    if body is None:
-        raise await dependents.waiting(
-            ctx,
-            report,
-            "ParentNotFound",
-            f"parent NeonBranch {ref.name!r} does not exist in namespace {_namespace(br)!r}; "
-            "waiting for it to be created",
-        )
-    parent = NeonBranch.model_validate(body)
-    if parent.spec.app_database_ref.name != br.spec.app_database_ref.name:
-        raise errors.AwaitChange(
-            "ParentMismatch",
-            f"parent NeonBranch {ref.name!r} belongs to NeonAppDatabase "
-            f"{parent.spec.app_database_ref.name!r}, not {br.spec.app_database_ref.name!r}: a "
-            "branch and its parent must live in the same project",
-        )
-    ready = parent.status.condition(READY)
-    if parent.status.branch_id is None or ready is None or ready.status != "True":
-        raise await dependents.waiting(
-            ctx,
-            report,
-            "ParentNotReady",
-            f"parent NeonBranch {ref.name!r} is not Ready yet; waiting",
-        )
+    assert parent.status.branch_id is not None
     return parent.status.branch_id
-
-
-def _compute(br: NeonBranch, defaults: Compute) -> Compute:
-    try:
-        return br.spec.compute.with_defaults(defaults)
-    except pydantic.ValidationError as error:
-        problem = "; ".join(str(e["msg"]) for e in error.errors(include_url=False))
-        raise errors.AwaitChange(
-            "InvalidSpec",
-            f"spec.compute combined with the NeonConfig's defaults.compute is invalid: {problem}",
-        ) from None
-
-
-def _limits(compute: Compute) -> dict[str, float | int]:
-    limits: dict[str, float | int | None] = {
-        "autoscaling_limit_min_cu": compute.min_cu,
-        "autoscaling_limit_max_cu": compute.max_cu,
-        "suspend_timeout_seconds": compute.suspend_timeout_seconds,
-    }
-    return {k: v for k, v in limits.items() if v is not None}
 
 
 async def _converge(
     ctx: Context, br: NeonBranch, app: NeonAppDatabase, report: BranchReport
 ) -> None:
-    account = await ctx.accounts.get(app.spec.config_ref.name, namespace=_namespace(br))
+    account = await ctx.accounts.get(app.spec.config_ref.name, namespace=namespace_of(br))
     client = account.client
-    compute = _compute(br, account.config.spec.defaults.compute)
+    compute = endpoints.wanted(br.spec.compute, account)
     project_id = app.status.project_id
     assert project_id is not None
     report.update(project_id=project_id, config_name=account.name)
@@ -265,9 +224,7 @@ async def _converge(
         )
     if kind == ComputeType.NONE:
         report.update(endpoint_id=None, host=None)
-        report.ready("True", "BranchReady", f"Neon branch {branch.id} is ready (no compute)")
-        report.synced("True", "ReconcileSucceeded", "")
-        await report.flush()
+        await report.succeeded("BranchReady", f"Neon branch {branch.id} is ready (no compute)")
         return
     endpoint = await _ensure_endpoint(client, report, project_id, found, kind, compute)
     known = br.status.host if br.status.endpoint_id == endpoint.id else None
@@ -285,7 +242,7 @@ async def _converge(
     password = (
         found.password
         or connection_secret.known_password(current)
-        or await _reveal_password(client, app, project_id, branch.id)
+        or await passwords.reveal_or_reset(client, project_id, branch.id, app.spec.branch.role_name)
     )
     await connection_secret.write(ctx, report, desired, password, current)
     await integrations.converge(
@@ -302,13 +259,10 @@ async def _converge(
         auth=br.spec.auth,
         data_api=br.spec.data_api,
     )
-    report.ready(
-        "True",
+    await report.succeeded(
         "BranchReady",
         f"Neon branch {branch.id} is ready; connection strings are in Secret {desired.name}",
     )
-    report.synced("True", "ReconcileSucceeded", "")
-    await report.flush()
 
 
 def _record_branch(report: BranchReport, branch: neon.Branch) -> None:
@@ -400,8 +354,8 @@ async def _locate_or_create(
         )
     await _check_window(ctx, client, br, project_id)
     kind = br.spec.compute.type
-    endpoints = (
-        [inputs.EndpointSpec(type=kind.neon, **_limits(compute))]
+    computes = (
+        [inputs.EndpointSpec(type=kind.neon, **endpoints.limits(compute))]
         if kind != ComputeType.NONE
         else []
     )
@@ -413,7 +367,7 @@ async def _locate_or_create(
     )
     try:
         created = await client.create_branch(
-            project_id, request, endpoints, annotations={ctx.settings.owner_annotation: uid}
+            project_id, request, computes, annotations={ctx.settings.owner_annotation: uid}
         )
     except neon.InvalidRequestError as error:
         pit = br.spec.parent_timestamp is not None or br.spec.parent_lsn is not None
@@ -460,49 +414,21 @@ async def _ensure_endpoint(
 ) -> neon.Endpoint:
     endpoint = found.endpoint
     if endpoint is None:
-        endpoints = await client.list_endpoints(project_id, branch_id=found.branch.id)
-        endpoint = next((e for e in endpoints if e.type == kind.neon), None)
+        computes = await client.list_endpoints(project_id, branch_id=found.branch.id)
+        endpoint = next((e for e in computes if e.type == kind.neon), None)
     if endpoint is None:
         result = await client.create_endpoint(
             project_id,
             inputs.EndpointCreate(
                 branch_id=found.branch.id,
                 type=kind.neon,
-                **_limits(compute),
+                **endpoints.limits(compute),
             ),
         )
         await client.wait_for_operations(result.operations)
         await report.event("Normal", "ComputeCreated", f"created compute {result.endpoint.id}")
         return result.endpoint
-    wanted = _limits(compute)
-    if all(getattr(endpoint, key) == value for key, value in wanted.items()):
-        return endpoint
-    result = await client.update_endpoint(
-        project_id, endpoint.id, inputs.EndpointUpdate.model_validate(wanted)
-    )
-    await client.wait_for_operations(result.operations)
-    updated = result.endpoint
-    await report.event(
-        "Normal",
-        "ComputeUpdated",
-        f"compute {updated.id}: {updated.autoscaling_limit_min_cu:g}-"
-        f"{updated.autoscaling_limit_max_cu:g} CU, suspend {updated.suspend_timeout_seconds}s",
-    )
-    return updated
-
-
-async def _reveal_password(
-    client: neon.NeonClient, app: NeonAppDatabase, project_id: str, branch_id: str
-) -> str:
-    role = app.spec.branch.role_name
-    try:
-        return (await client.reveal_role_password(project_id, branch_id, role)).get_secret_value()
-    except neon.ForbiddenError:
-        result = await client.reset_role_password(project_id, branch_id, role)
-        await client.wait_for_operations(result.operations)
-        if result.role.password is None:
-            raise
-        return result.role.password.get_secret_value()
+    return await endpoints.update_limits(client, report, project_id, endpoint, compute)
 
 
 def _desired_secret(
@@ -524,12 +450,8 @@ async def _resync_secret(ctx: Context, br: NeonBranch, report: BranchReport) -> 
     if status.endpoint_id is None or status.host is None or status.project_id is None:
         return
     app_body = await ctx.kube.read_object(
-        kube.ObjectRef(
-            kind="NeonAppDatabase",
-            plural="neonappdatabases",
-            name=br.spec.app_database_ref.name,
-            namespace=_namespace(br),
-            uid="",
+        references.reference(
+            appdatabase_model.KIND, br.spec.app_database_ref.name, namespace_of(br)
         )
     )
     if app_body is None:
@@ -550,13 +472,15 @@ async def _resync_secret(ctx: Context, br: NeonBranch, report: BranchReport) -> 
     desired = _desired_secret(br, app, endpoint, status.host)
     current = await ctx.kube.read_secret(desired.namespace, desired.name)
     password = connection_secret.known_password(current)
-    config_name = status.config_name or "default"
-    async with dependents.failures(ctx, report, config_name):
+    config_name = references.config_name(status)
+    async with Outcomes(ctx, report, config_name):
         # The grant is checked on every resync (a cached lookup), so a revoked one shows here.
-        client = await dependents.account_client(ctx, config_name, namespace=_namespace(br))
+        client = await dependents.account_client(ctx, config_name, namespace=namespace_of(br))
         if password is None:
             assert status.branch_id is not None
-            password = await _reveal_password(client, app, status.project_id, status.branch_id)
+            password = await passwords.reveal_or_reset(
+                client, status.project_id, status.branch_id, app.spec.branch.role_name
+            )
     await connection_secret.write(ctx, report, desired, password, current)
     await report.flush()
 
@@ -580,13 +504,13 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
             "Normal", "BranchRetained", f"deletionPolicy Retain: branch {status.branch_id} kept"
         )
         return
-    config_name = status.config_name or "default"
+    config_name = references.config_name(status)
     try:
         client = await dependents.account_client(ctx, config_name, namespace=None)
     except AccountProblem as problem:
         message = f"cannot delete Neon branch {status.branch_id}: {problem.message}"
-        raise await dependents.waiting(ctx, report, problem.reason, message) from None
-    async with dependents.failures(ctx, report, config_name):
+        raise await report.waiting(problem.reason, message) from None
+    async with Outcomes(ctx, report, config_name):
         branch_id = status.branch_id
         try:
             if branch_id is None:  # claimed; may have been created before a crash
@@ -604,9 +528,7 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
         except neon.InvalidRequestError as error:
             if "child" not in error.message.lower():
                 raise
-            raise await dependents.waiting(
-                ctx,
-                report,
+            raise await report.waiting(
                 "BranchHasChildren",
                 f"Neon keeps branch {branch_id} while branches were made from it: delete those "
                 f"NeonBranches (or Neon branches) first ({error.message})",

@@ -40,6 +40,7 @@ from typing import Any, Final
 from neon_operator import connection, errors, kube, neon
 from neon_operator.models.appdatabase import ConnectionSecretSpec
 from neon_operator.reconcilers.context import Context
+from neon_operator.reconcilers.references import namespace_of
 from neon_operator.reconcilers.reporting import Report
 from neon_operator.settings import PREFIX
 
@@ -133,7 +134,7 @@ def desired(
     """What ``owner``'s Secret should be, per its ``connectionSecret`` settings (the Secret
     lives in the owner's namespace, named after it unless the settings name it)."""
     return Desired(
-        namespace=owner.namespace or "default",
+        namespace=namespace_of(owner),
         name=settings.secret_name(owner.name),
         owner=owner,
         host=host,

@@ -35,6 +35,7 @@ from neon_operator.models.integrations import (
 from neon_operator.neon import inputs, models
 from neon_operator.reconcilers.connection_secret import MANAGED_BY
 from neon_operator.reconcilers.context import Context
+from neon_operator.reconcilers.references import namespace_of
 from neon_operator.reconcilers.reporting import Report
 from neon_operator.settings import PREFIX
 
@@ -189,7 +190,7 @@ async def _wanted_providers(
         if ref is None:
             wanted.append(_WantedProvider(provider))
             continue
-        namespace = target.owner.namespace or "default"
+        namespace = namespace_of(target.owner)
         secret = await ctx.kube.read_secret(namespace, ref.name)
         value = secret.data.get(ref.key) if secret is not None else None
         if not value:
@@ -389,7 +390,7 @@ async def _write_secret(
     created: models.NeonAuthCreated | None,
     data_api_url: str | None,
 ) -> None:
-    namespace = target.owner.namespace or "default"
+    namespace = namespace_of(target.owner)
     name = secret_name(target.owner.name, auth)
     current = await ctx.kube.read_secret(namespace, name)
     if current is not None and current.controller_uid != target.owner.uid:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from neon_operator import errors, grants, kube, neon
+from neon_operator import grants, kube, neon
 from neon_operator.accounts import AccountProblem
 from neon_operator.models import NeonConfigStatus
 from neon_operator.models.neonconfig import KIND
@@ -30,13 +30,7 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
     ref = kube.ObjectRef(kind=KIND, plural=PLURAL, name=name, uid=str(metadata.get("uid", "")))
     status = NeonConfigStatus.model_validate(body.get("status") or {})
     report = Report(ctx, ref, metadata.get("generation"), status)
-    delay = ctx.settings.retry_delay
-
-    async def fail(reason: str, message: str) -> errors.RetryLater:
-        report.ready("False", reason, message)
-        report.synced("False", reason, message)
-        await report.flush()
-        return errors.RetryLater(reason, message, delay=delay)
+    fail = report.waiting
 
     try:
         account = await ctx.accounts.refresh(name, body)
@@ -73,11 +67,9 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
     served = grants.describe(spec)
     if served == "no namespace":
         served += " (set spec.allowedNamespaces or spec.namespaceSelector to grant some)"
-    report.ready(
-        "True", "KeyAccepted", f"Neon accepted the API key for tiers {tiers}; serves {served}"
+    await report.succeeded(
+        "KeyAccepted", f"Neon accepted the API key for tiers {tiers}; serves {served}"
     )
-    report.synced("True", "ReconcileSucceeded", "")
-    await report.flush()
 
 
 async def forget(ctx: Context, name: str) -> None:

@@ -12,13 +12,17 @@ Argo CD health checks in ``deploy/argocd/`` read): ``Ready=True`` clears both; `
 means ``Reconciling=True`` (the operator keeps at it) unless the caller says it is ``stalled``
 (an :class:`errors.AwaitChange`: only a change of the resource can help), then ``Stalled=True``.
 Without ``Stalled``, kstatus would report a spec Neon rejected as ``InProgress`` forever.
+
+The endings every kind shares live here too: :meth:`Report.succeeded` (``Ready=True``,
+``Synced=True``, written), :meth:`Report.waiting` (``Ready=False`` while something else must
+happen first, and the :class:`errors.RetryLater` to raise) and :meth:`Report.failed`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from neon_operator import conditions, kube
+from neon_operator import conditions, errors, kube
 from neon_operator.models import READY, RECONCILING, STALLED, SYNCED, ConditionStatus, Status
 from neon_operator.reconcilers.context import Context
 
@@ -71,6 +75,24 @@ class Report(Generic[S]):
             self.status.conditions, change, generation=self.generation, now=self._ctx.clock()
         )
         self.update(conditions=updated, observed_generation=self.generation)
+
+    async def succeeded(self, reason: str, message: str) -> None:
+        """The reconcile converged: ``Ready=True`` with ``reason``, ``Synced=True``, written."""
+        self.ready("True", reason, message)
+        self.synced("True", "ReconcileSucceeded", "")
+        await self.flush()
+
+    async def failed(self, reason: str, message: str, *, stalled: bool = False) -> None:
+        """The reconcile stopped: ``Ready=False`` and ``Synced=False`` with ``reason``, written."""
+        self.ready("False", reason, message, stalled=stalled)
+        self.synced("False", reason, message)
+        await self.flush()
+
+    async def waiting(self, reason: str, message: str) -> errors.RetryLater:
+        """Something else must happen first (waiting, not failed): write ``Ready=False`` and
+        return the exception to raise, which retries in ``retryDelay``."""
+        await self.failed(reason, message)
+        return errors.RetryLater(reason, message, delay=self._ctx.settings.retry_delay)
 
     async def paused(self, annotations: dict[str, str]) -> bool:
         """Whether the object is paused; if so, say so in ``Synced`` (and nothing else)."""

@@ -30,11 +30,11 @@ change the password the app's Secret carries once the branch is swapped in.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Final
 
 from neon_operator import errors, kube, neon
 from neon_operator.models import (
-    READY,
     NeonAppDatabase,
     NeonBranch,
     NeonRestore,
@@ -44,36 +44,45 @@ from neon_operator.models import (
     RestoreMode,
     RestorePhase,
 )
+from neon_operator.models import branch as branch_model
+from neon_operator.models import snapshot as snapshot_model
 from neon_operator.models.restore import KIND
 from neon_operator.neon import inputs
 from neon_operator.reconcilers import (
-    appdatabase,
-    branch,
     claims,
     connection_secret,
     dependents,
-    snapshot,
+    passwords,
+    references,
 )
 from neon_operator.reconcilers.context import Context
+from neon_operator.reconcilers.outcomes import Outcomes
+from neon_operator.reconcilers.references import PLURALS, namespace_of, object_ref
 from neon_operator.reconcilers.reporting import Report
 
-__all__ = ["KIND", "PLURAL", "delete", "object_ref", "reconcile"]
+__all__ = ["KIND", "PLURAL", "delete", "reconcile"]
 
-PLURAL: Final = "neonrestores"
+PLURAL: Final = PLURALS[KIND]
 READ_ONLY: Final = "read_only"
 
 RestoreReport = Report[NeonRestoreStatus]
 
 
-def object_ref(restore: NeonRestore) -> kube.ObjectRef:
-    """The reference status patches and Events use."""
-    return kube.ObjectRef(
-        kind=KIND,
-        plural=PLURAL,
-        name=restore.metadata.name,
-        namespace=restore.metadata.namespace,
-        uid=restore.metadata.uid or "",
-    )
+@dataclasses.dataclass(frozen=True)
+class _Restoring:
+    """One pass over a NeonRestore: what every step works on."""
+
+    ctx: Context
+    client: neon.NeonClient
+    restore: NeonRestore
+    report: RestoreReport
+    project_id: str
+    snapshot_id: str
+    target_ref: kube.ObjectRef
+    """The resource rolled back: the NeonAppDatabase or a NeonBranch."""
+    target_id: str
+    """The branch replaced (kept in status: the target's id changes when the restore
+    finalizes)."""
 
 
 def staged_name(restore: NeonRestore) -> str:
@@ -93,14 +102,14 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
         return
     if restore.status.phase is None:
         report.update(phase=RestorePhase.PENDING)
-    guard = dependents.failures(
-        ctx, report, restore.status.config_name or "default", on_invalid="RestoreRejected"
+    guard = Outcomes(
+        ctx, report, references.config_name(restore.status), on_invalid="RestoreRejected"
     )
     try:
         async with guard:
             snap = await _ready_snapshot(ctx, report, restore)
             app = await dependents.ready_app_database(
-                ctx, report, _namespace(restore), snap.spec.app_database_ref.name
+                ctx, report, namespace_of(restore), snap.spec.app_database_ref.name
             )
             guard.config_name = app.spec.config_ref.name
             await dependents.adopt_by(ctx, report.ref, body, app)
@@ -111,32 +120,19 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
         raise
 
 
-def _namespace(restore: NeonRestore) -> str:
-    return restore.metadata.namespace or "default"
-
-
 async def _ready_snapshot(
     ctx: Context, report: RestoreReport, restore: NeonRestore
 ) -> NeonSnapshot:
-    name = restore.spec.snapshot_ref.name
-    ref = kube.ObjectRef(
-        kind=snapshot.KIND, plural=snapshot.PLURAL, name=name, namespace=_namespace(restore), uid=""
+    return await references.read_ready(
+        ctx,
+        report,
+        references.reference(
+            snapshot_model.KIND, restore.spec.snapshot_ref.name, namespace_of(restore)
+        ),
+        parse=NeonSnapshot.model_validate,
+        label="NeonSnapshot",
+        made=lambda snap: snap.status.snapshot_id,
     )
-    body = await ctx.kube.read_object(ref)
-    if body is None:
-        raise await dependents.waiting(
-            ctx,
-            report,
-            "ParentNotFound",
-            f"NeonSnapshot {name!r} does not exist in namespace {_namespace(restore)!r}; waiting",
-        )
-    snap = NeonSnapshot.model_validate(body)
-    ready = snap.status.condition(READY)
-    if snap.status.snapshot_id is None or ready is None or ready.status != "True":
-        raise await dependents.waiting(
-            ctx, report, "ParentNotReady", f"NeonSnapshot {name!r} is not Ready yet; waiting"
-        )
-    return snap
 
 
 async def _target(
@@ -144,32 +140,30 @@ async def _target(
 ) -> tuple[kube.ObjectRef, str]:
     """The resource to roll back and its current branch id."""
     ref = restore.spec.target_branch_ref
-    namespace = _namespace(restore)
     if ref is None:
         assert app.status.default_branch_id is not None
-        return appdatabase.object_ref(app), app.status.default_branch_id
-    target_ref = kube.ObjectRef(
-        kind=branch.KIND, plural=branch.PLURAL, name=ref.name, namespace=namespace, uid=""
+        return object_ref(app), app.status.default_branch_id
+
+    async def same_project(target: NeonBranch) -> None:
+        if target.spec.app_database_ref.name != app.metadata.name:
+            raise errors.AwaitChange(
+                "TargetMismatch",
+                f"NeonBranch {ref.name!r} belongs to NeonAppDatabase "
+                f"{target.spec.app_database_ref.name!r} but the snapshot to NeonAppDatabase "
+                f"{app.metadata.name!r}: a snapshot restores within its own project",
+            )
+
+    target = await references.read_ready(
+        ctx,
+        report,
+        references.reference(branch_model.KIND, ref.name, namespace_of(restore)),
+        parse=NeonBranch.model_validate,
+        label="NeonBranch",
+        made=lambda target: target.status.branch_id,
+        check=same_project,
     )
-    body = await ctx.kube.read_object(target_ref)
-    if body is None:
-        raise await dependents.waiting(
-            ctx, report, "ParentNotFound", f"NeonBranch {ref.name!r} does not exist; waiting"
-        )
-    target = NeonBranch.model_validate(body)
-    if target.spec.app_database_ref.name != app.metadata.name:
-        raise errors.AwaitChange(
-            "TargetMismatch",
-            f"NeonBranch {ref.name!r} belongs to NeonAppDatabase "
-            f"{target.spec.app_database_ref.name!r} but the snapshot to NeonAppDatabase "
-            f"{app.metadata.name!r}: a snapshot restores within its own project",
-        )
-    ready = target.status.condition(READY)
-    if target.status.branch_id is None or ready is None or ready.status != "True":
-        raise await dependents.waiting(
-            ctx, report, "ParentNotReady", f"NeonBranch {ref.name!r} is not Ready yet; waiting"
-        )
-    return branch.object_ref(target), target.status.branch_id
+    assert target.status.branch_id is not None
+    return object_ref(target), target.status.branch_id
 
 
 async def _converge(
@@ -180,7 +174,7 @@ async def _converge(
     report: RestoreReport,
 ) -> None:
     client = await dependents.account_client(
-        ctx, app.spec.config_ref.name, namespace=_namespace(restore)
+        ctx, app.spec.config_ref.name, namespace=namespace_of(restore)
     )
     project_id = app.status.project_id
     snapshot_id = snap.status.snapshot_id
@@ -196,14 +190,15 @@ async def _converge(
         target_branch_id=target_id,
         target=f"{target_ref.kind}/{target_ref.name}",
     )
+    run = _Restoring(ctx, client, restore, report, project_id, snapshot_id, target_ref, target_id)
     restored_id = status.restored_branch_id
     if restored_id is None:
-        restored_id = await _restore(ctx, client, restore, report, project_id, target_id)
+        restored_id = await _restore_and_swap_if_finalize(run)
     restored = await client.get_branch(project_id, restored_id)
     staged = restore.spec.mode == RestoreMode.STAGED
     if restored.restore_status == "restored":  # not yet finalized
         if staged and not restore.spec.finalize:
-            secret_name = await _inspectable(ctx, client, restore, app, report, restored_id)
+            secret_name = await _inspectable(run, app, restored_id)
             report.update(phase=RestorePhase.AWAITING_FINALIZE)
             report.ready(
                 "False",
@@ -216,46 +211,38 @@ async def _converge(
             await report.flush()
             return
         if staged:
-            await _remove_inspect_computes(client, report, project_id, restored_id)
-        await _finalize(client, restore, project_id, target_id, restored_id)
+            await _remove_inspect_computes(run, restored_id)
+        await _finalize(run, restored_id)
         await report.event("Normal", "RestoreFinalized", f"branch {restored_id} swapped in")
     if staged:
-        await _remove_inspect_secret(ctx, restore, report)
-    await _finish(ctx, client, restore, report, project_id, target_ref, target_id, restored_id)
+        await _remove_inspect_secret(run)
+    await _finish(run, restored_id)
 
 
-async def _finalize(
-    client: neon.NeonClient, restore: NeonRestore, project_id: str, target_id: str, restored_id: str
-) -> None:
+async def _finalize(run: _Restoring, restored_id: str) -> None:
     """Swap the restored branch in. Neon renames the target ``<name> (old)``; when an earlier
     restore left a branch of that name (``oldBranchPolicy: Retain``, or one Neon would not
     delete), the target is renamed ``<name> (old <restore name>)`` instead."""
+    client, project_id = run.client, run.project_id
     try:
         operations = await client.finalize_restore(project_id, restored_id)
     except neon.Conflict as error:
         if "exists" not in error.message.lower():
             raise
-        target = await client.get_branch(project_id, target_id)
-        name = f"{target.name} (old {restore.metadata.name})"
+        target = await client.get_branch(project_id, run.target_id)
+        name = f"{target.name} (old {run.restore.metadata.name})"
         operations = await client.finalize_restore(project_id, restored_id, name=name)
     await client.wait_for_operations(operations)
 
 
-async def _inspectable(
-    ctx: Context,
-    client: neon.NeonClient,
-    restore: NeonRestore,
-    app: NeonAppDatabase,
-    report: RestoreReport,
-    restored_id: str,
-) -> str:
+async def _inspectable(run: _Restoring, app: NeonAppDatabase, restored_id: str) -> str:
     """Give the restored branch a read-only compute and write the inspect Secret; its name."""
-    project_id = report.status.project_id
-    assert project_id is not None
+    ctx, client, restore, report = run.ctx, run.client, run.restore, run.report
+    project_id = run.project_id
     role, database = app.spec.branch.role_name, app.spec.branch.database_name
     endpoint_id, host = report.status.inspect_endpoint_id, report.status.inspect_host
     if endpoint_id is None or host is None:
-        endpoint = await _inspect_compute(client, report, project_id, restored_id)
+        endpoint = await _inspect_compute(run, restored_id)
         endpoint_id = endpoint.id
         host = await connection_secret.address(
             client, project_id, endpoint, role=role, database=database, known=None
@@ -274,7 +261,7 @@ async def _inspectable(
     )
     current = await ctx.kube.read_secret(desired.namespace, desired.name)
     password = connection_secret.known_password(current) or await _restored_password(
-        ctx, client, app, project_id, restored_id
+        run, app, restored_id
     )
     outcome = await connection_secret.write(ctx, report, desired, password, current, record=False)
     previous = report.status.inspect_secret_name
@@ -292,10 +279,9 @@ async def _inspectable(
     return desired.name
 
 
-async def _inspect_compute(
-    client: neon.NeonClient, report: RestoreReport, project_id: str, restored_id: str
-) -> neon.Endpoint:
+async def _inspect_compute(run: _Restoring, restored_id: str) -> neon.Endpoint:
     """The restored branch's read-only compute: found (after a crash) or made now."""
+    client, report, project_id = run.client, run.report, run.project_id
     for endpoint in await client.list_endpoints(project_id, branch_id=restored_id):
         if endpoint.type == READ_ONLY:
             return endpoint
@@ -313,18 +299,14 @@ async def _inspect_compute(
     return result.endpoint
 
 
-async def _restored_password(
-    ctx: Context, client: neon.NeonClient, app: NeonAppDatabase, project_id: str, restored_id: str
-) -> str:
+async def _restored_password(run: _Restoring, app: NeonAppDatabase, restored_id: str) -> str:
     """The role's password on the restored branch (never reset: see the module docstring)."""
     role = app.spec.branch.role_name
-    try:
-        revealed = await client.reveal_role_password(project_id, restored_id, role)
-        return revealed.get_secret_value()
-    except neon.ForbiddenError:
-        pass
+    revealed = await passwords.reveal(run.client, run.project_id, restored_id, role)
+    if revealed is not None:
+        return revealed
     if app.status.secret_name is not None:
-        secret = await ctx.kube.read_secret(_namespace_of(app), app.status.secret_name)
+        secret = await run.ctx.kube.read_secret(namespace_of(app), app.status.secret_name)
         known = connection_secret.known_password(secret)
         if known is not None:
             return known
@@ -336,14 +318,9 @@ async def _restored_password(
     )
 
 
-def _namespace_of(app: NeonAppDatabase) -> str:
-    return app.metadata.namespace or "default"
-
-
-async def _remove_inspect_computes(
-    client: neon.NeonClient, report: RestoreReport, project_id: str, restored_id: str
-) -> None:
+async def _remove_inspect_computes(run: _Restoring, restored_id: str) -> None:
     """Delete the restored branch's read-only computes before it is swapped in."""
+    client, report, project_id = run.client, run.report, run.project_id
     for endpoint in await client.list_endpoints(project_id, branch_id=restored_id):
         if endpoint.type != READ_ONLY:
             continue
@@ -356,33 +333,31 @@ async def _remove_inspect_computes(
     report.update(inspect_endpoint_id=None, inspect_host=None)
 
 
-async def _remove_inspect_secret(ctx: Context, restore: NeonRestore, report: RestoreReport) -> None:
+async def _remove_inspect_secret(run: _Restoring) -> None:
     """Delete the inspect Secret (only one this NeonRestore owns) and record that inspection
     ended."""
+    restore, report = run.restore, run.report
     if report.status.inspect_removed:
         return
-    namespace = _namespace(restore)
+    namespace = namespace_of(restore)
     names = {restore.spec.inspect_secret.secret_name(restore.metadata.name)}
     if report.status.inspect_secret_name is not None:
         names.add(report.status.inspect_secret_name)
     for name in sorted(names):
-        await connection_secret.delete_owned(ctx.kube, namespace, name, restore.metadata.uid or "")
+        await connection_secret.delete_owned(
+            run.ctx.kube, namespace, name, restore.metadata.uid or ""
+        )
     report.update(
         inspect_endpoint_id=None, inspect_host=None, inspect_secret_name=None, inspect_removed=True
     )
 
 
-async def _restore(
-    ctx: Context,
-    client: neon.NeonClient,
-    restore: NeonRestore,
-    report: RestoreReport,
-    project_id: str,
-    target_id: str,
-) -> str:
-    """The restored branch: found (after a crash) or made now."""
-    snapshot_id = report.status.snapshot_id
-    assert snapshot_id is not None
+async def _restore_and_swap_if_finalize(run: _Restoring) -> str:
+    """The restored branch: found (after a crash) or made now by ``POST snapshots/{id}/restore``.
+    In ``mode: Finalize`` that same call swaps it in for the target (``finalize_restore``),
+    unless ``<target> (old)`` is taken: then :func:`_finalize` swaps it, naming the old one."""
+    ctx, client, restore, report = run.ctx, run.client, run.restore, run.report
+    project_id, snapshot_id, target_id = run.project_id, run.snapshot_id, run.target_id
     await report.flush()  # a deletion after a crash looks for the branch in this project
     found = await claims.claim(
         ctx,
@@ -397,16 +372,12 @@ async def _restore(
     branches = await client.list_branches(project_id)
     target_name = next((b.name for b in branches if b.id == target_id), None)
     old_name_taken = any(b.name == f"{target_name} (old)" for b in branches)
+    swap_now = restore.spec.mode == RestoreMode.FINALIZE and not old_name_taken
     report.update(phase=RestorePhase.RESTORING)
     report.ready("False", "Provisioning", f"restoring snapshot {snapshot_id} onto {target_id}")
     await report.flush()
     result = await client.restore_snapshot(
-        project_id,
-        snapshot_id,
-        name=name,
-        target_branch_id=target_id,
-        # With "<name> (old)" taken, finalize separately, naming the replaced branch.
-        finalize_restore=restore.spec.mode == RestoreMode.FINALIZE and not old_name_taken,
+        project_id, snapshot_id, name=name, target_branch_id=target_id, finalize_restore=swap_now
     )
     ctx.crash_after("restore_snapshot")
     report.update(restored_branch_id=result.branch.id)
@@ -438,16 +409,11 @@ async def _restored_branch(
     return None
 
 
-async def _finish(
-    ctx: Context,
-    client: neon.NeonClient,
-    restore: NeonRestore,
-    report: RestoreReport,
-    project_id: str,
-    target_ref: kube.ObjectRef,
-    old_id: str,
-    restored_id: str,
-) -> None:
+async def _finish(run: _Restoring, restored_id: str) -> None:
+    """After the swap: the replaced branch deleted or kept (``oldBranchPolicy``), the target
+    told its new branch id, ``Completed``."""
+    client, report, project_id = run.client, run.report, run.project_id
+    old_id, target_ref = run.target_id, run.target_ref
     try:
         old = await client.get_branch(project_id, old_id)
         report.update(old_branch_name=old.name)
@@ -455,7 +421,7 @@ async def _finish(
     except neon.NotFound:
         present = False
     deleted = not present
-    if present and restore.spec.old_branch_policy == OldBranchPolicy.DELETE:
+    if present and run.restore.spec.old_branch_policy == OldBranchPolicy.DELETE:
         try:
             await client.delete_branch(project_id, old_id)
             deleted = True
@@ -467,17 +433,14 @@ async def _finish(
                 f"replaced branch {old_id} kept: Neon refused to delete it ({error.message})",
             )
     report.update(old_branch_deleted=deleted)
-    await dependents.nudge(ctx, target_ref, restored_id)
-    report.update(phase=RestorePhase.COMPLETED, completion_time=ctx.clock())
+    await dependents.nudge(run.ctx, target_ref, restored_id)
+    report.update(phase=RestorePhase.COMPLETED, completion_time=run.ctx.clock())
     kept = "deleted" if deleted else f"kept as {report.status.old_branch_name!r}"
-    report.ready(
-        "True",
+    await report.succeeded(
         "Restored",
         f"{target_ref.kind} {target_ref.name} now runs on branch {restored_id} (snapshot "
-        f"{report.status.snapshot_id}); connection strings unchanged; old branch {old_id} {kept}",
+        f"{run.snapshot_id}); connection strings unchanged; old branch {old_id} {kept}",
     )
-    report.synced("True", "ReconcileSucceeded", "")
-    await report.flush()
 
 
 async def delete(ctx: Context, body: dict[str, Any]) -> None:
@@ -494,8 +457,8 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
     ):
         return
     report: RestoreReport = Report(ctx, object_ref(restore), restore.metadata.generation, status)
-    config_name = status.config_name or "default"
-    async with dependents.failures(ctx, report, config_name):
+    config_name = references.config_name(status)
+    async with Outcomes(ctx, report, config_name):
         client = await dependents.account_client(ctx, config_name, namespace=None)
         try:
             if status.restored_branch_id is not None:

@@ -26,37 +26,26 @@ import datetime
 from collections.abc import Sequence
 from typing import Any, Final
 
-from neon_operator import cron, kube
-from neon_operator.models import API_VERSION, READY, NeonSnapshotSchedule
+from neon_operator import cron
+from neon_operator.models import API_VERSION, READY, NeonSnapshotSchedule, appdatabase, snapshot
 from neon_operator.models.schedule import (
     KIND,
     SCHEDULE_LABEL,
     SCHEDULED_TIME_ANNOTATION,
     NeonSnapshotScheduleStatus,
 )
-from neon_operator.reconcilers import appdatabase, snapshot
 from neon_operator.reconcilers.context import Context
+from neon_operator.reconcilers.references import PLURALS, namespace_of, object_ref, reference
 from neon_operator.reconcilers.reporting import Report
 
-__all__ = ["KIND", "PLURAL", "Taken", "expired", "object_ref", "reconcile", "snapshot_name"]
+__all__ = ["KIND", "PLURAL", "Taken", "expired", "reconcile", "snapshot_name"]
 
-PLURAL: Final = "neonsnapshotschedules"
+PLURAL: Final = PLURALS[KIND]
 PENDING_WINDOW: Final = datetime.timedelta(minutes=10)
 """How long after its due time a snapshot still being taken makes the schedule look again soon
 (to expire what it replaces once it is ready); later, the next slot is soon enough."""
 
 ScheduleReport = Report[NeonSnapshotScheduleStatus]
-
-
-def object_ref(sched: NeonSnapshotSchedule) -> kube.ObjectRef:
-    """The reference status patches, Events and ownerReferences use."""
-    return kube.ObjectRef(
-        kind=KIND,
-        plural=PLURAL,
-        name=sched.metadata.name,
-        namespace=sched.metadata.namespace,
-        uid=sched.metadata.uid or "",
-    )
 
 
 def snapshot_name(sched: NeonSnapshotSchedule, slot: datetime.datetime) -> str:
@@ -110,18 +99,14 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> datetime.datetime | N
         schedule = cron.parse(sched.spec.schedule)
     except cron.InvalidSchedule as error:
         report.update(next_schedule_time=None)
-        report.ready("False", "InvalidSchedule", f"{error}; fix spec.schedule", stalled=True)
-        report.synced("False", "InvalidSchedule", str(error))
-        await report.flush()
+        await report.failed("InvalidSchedule", f"{error}; fix spec.schedule", stalled=True)
         return None
     if sched.spec.suspend:
         report.update(next_schedule_time=None)
-        report.ready("True", "Suspended", "spec.suspend is true: no snapshots made or expired")
-        report.synced("True", "ReconcileSucceeded", "")
-        await report.flush()
+        await report.succeeded("Suspended", "spec.suspend is true: no snapshots made or expired")
         return None
 
-    namespace = sched.metadata.namespace or "default"
+    namespace = namespace_of(sched)
     taken = await _taken(ctx, sched, namespace)
     slot, next_slot = cron.due(
         schedule, last=sched.status.last_schedule_time, since=_created(body, now), now=now
@@ -139,17 +124,13 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> datetime.datetime | N
     max_age = cron.parse_duration(sched.spec.max_age) if sched.spec.max_age else None
     gone = expired(taken, keep=sched.spec.keep, max_age=max_age, now=now)
     for one in gone:
-        await ctx.kube.delete_object(_snapshot_ref(namespace, one.name))
+        await ctx.kube.delete_object(reference(snapshot.KIND, one.name, namespace))
         await report.event("Normal", "SnapshotExpired", f"deleted NeonSnapshot {one.name}")
     kept = sorted((t for t in taken if t not in gone), key=lambda t: (t.time, t.name))
     report.update(active=[t.name for t in kept])
-    report.ready(
-        "True",
-        "Scheduled",
-        f"next snapshot due {next_slot.isoformat()}; {len(kept)} snapshot(s) kept",
+    await report.succeeded(
+        "Scheduled", f"next snapshot due {next_slot.isoformat()}; {len(kept)} snapshot(s) kept"
     )
-    report.synced("True", "ReconcileSucceeded", "")
-    await report.flush()
     return _wake_at(ctx, kept, next_slot, max_age, now)
 
 
@@ -157,16 +138,10 @@ def _created(body: dict[str, Any], now: datetime.datetime) -> datetime.datetime:
     return _parse_time(body.get("metadata", {}).get("creationTimestamp")) or now
 
 
-def _snapshot_ref(namespace: str, name: str) -> kube.ObjectRef:
-    return kube.ObjectRef(
-        kind=snapshot.KIND, plural=snapshot.PLURAL, name=name, namespace=namespace, uid=""
-    )
-
-
 async def _taken(ctx: Context, sched: NeonSnapshotSchedule, namespace: str) -> list[Taken]:
     """The schedule's NeonSnapshots that are not being deleted."""
     selector = f"{SCHEDULE_LABEL}={sched.metadata.name}"
-    found = await ctx.kube.list_objects(snapshot.PLURAL, namespace, label_selector=selector)
+    found = await ctx.kube.list_objects(PLURALS[snapshot.KIND], namespace, label_selector=selector)
     return [_as_taken(body) for body in found if not body["metadata"].get("deletionTimestamp")]
 
 
@@ -200,15 +175,7 @@ async def _take(
 ) -> Taken | None:
     """Create the NeonSnapshot of ``slot`` (or find it, made before a crash)."""
     app_name = sched.spec.app_database_ref.name
-    app = await ctx.kube.read_object(
-        kube.ObjectRef(
-            kind=appdatabase.KIND,
-            plural=appdatabase.PLURAL,
-            name=app_name,
-            namespace=namespace,
-            uid="",
-        )
-    )
+    app = await ctx.kube.read_object(reference(appdatabase.KIND, app_name, namespace))
     if app is None:
         message = (
             f"NeonAppDatabase {app_name!r} does not exist in namespace {namespace!r}; the "
@@ -240,10 +207,10 @@ async def _take(
         },
         "spec": {"appDatabaseRef": {"name": app_name}},
     }
-    if await ctx.kube.create_object(snapshot.PLURAL, namespace, body):
+    if await ctx.kube.create_object(PLURALS[snapshot.KIND], namespace, body):
         await report.event("Normal", "SnapshotScheduled", f"created NeonSnapshot {name}")
         return Taken(name=name, time=slot, ready=False)
-    existing = await ctx.kube.read_object(_snapshot_ref(namespace, name))
+    existing = await ctx.kube.read_object(reference(snapshot.KIND, name, namespace))
     labels = (existing or {}).get("metadata", {}).get("labels", {})
     if existing is not None and labels.get(SCHEDULE_LABEL) != sched.metadata.name:
         message = (

@@ -19,30 +19,21 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from neon_operator import kube, neon
+from neon_operator import neon
 from neon_operator.accounts import AccountProblem
 from neon_operator.models import DeletionPolicy, NeonSnapshot, NeonSnapshotStatus
 from neon_operator.models.snapshot import KIND
-from neon_operator.reconcilers import claims, dependents, steady
+from neon_operator.reconcilers import claims, dependents, references, steady
 from neon_operator.reconcilers.context import Context
+from neon_operator.reconcilers.outcomes import Outcomes
+from neon_operator.reconcilers.references import PLURALS, namespace_of, object_ref
 from neon_operator.reconcilers.reporting import Report
 
-__all__ = ["KIND", "PLURAL", "delete", "object_ref", "reconcile", "settled", "snapshot_name"]
+__all__ = ["KIND", "PLURAL", "delete", "reconcile", "settled", "snapshot_name"]
 
-PLURAL: Final = "neonsnapshots"
+PLURAL: Final = PLURALS[KIND]
 
 SnapshotReport = Report[NeonSnapshotStatus]
-
-
-def object_ref(snap: NeonSnapshot) -> kube.ObjectRef:
-    """The reference status patches and Events use."""
-    return kube.ObjectRef(
-        kind=KIND,
-        plural=PLURAL,
-        name=snap.metadata.name,
-        namespace=snap.metadata.namespace,
-        uid=snap.metadata.uid or "",
-    )
 
 
 def snapshot_name(snap: NeonSnapshot) -> str:
@@ -56,20 +47,17 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
     report: SnapshotReport = Report(ctx, object_ref(snap), snap.metadata.generation, snap.status)
     if await report.paused(snap.metadata.annotations):
         return
-    guard = dependents.failures(ctx, report, snap.status.config_name or "default")
-    async with guard:
+    async with Outcomes(ctx, report, references.config_name(snap.status)) as guard:
         app = await dependents.ready_app_database(
-            ctx, report, snap.metadata.namespace or "default", snap.spec.app_database_ref.name
+            ctx, report, namespace_of(snap), snap.spec.app_database_ref.name
         )
         guard.config_name = app.spec.config_ref.name
         await dependents.adopt_by(ctx, report.ref, body, app)
         if snap.status.snapshot_id is not None:
-            report.ready("True", "SnapshotReady", f"Neon snapshot {snap.status.snapshot_id}")
-            report.synced("True", "ReconcileSucceeded", "")
-            await report.flush()
+            await report.succeeded("SnapshotReady", f"Neon snapshot {snap.status.snapshot_id}")
             return
         client = await dependents.account_client(
-            ctx, app.spec.config_ref.name, namespace=snap.metadata.namespace or "default"
+            ctx, app.spec.config_ref.name, namespace=namespace_of(snap)
         )
         project_id, branch_id = app.status.project_id, app.status.default_branch_id
         assert project_id is not None
@@ -100,9 +88,9 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
                 "Normal", "SnapshotCreated", f"snapshot {result.snapshot.id} of {branch_id}"
             )
             await client.wait_for_operations(result.operations)
-        report.ready("True", "SnapshotReady", f"Neon snapshot {report.status.snapshot_id} is ready")
-        report.synced("True", "ReconcileSucceeded", "")
-        await report.flush()
+        await report.succeeded(
+            "SnapshotReady", f"Neon snapshot {report.status.snapshot_id} is ready"
+        )
 
 
 def settled(ctx: Context, body: dict[str, Any]) -> bool:
@@ -153,13 +141,13 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
         kept = status.snapshot_id or f"{snapshot_name(snap)!r}"
         await report.event("Normal", "SnapshotRetained", f"snapshot {kept} kept")
         return
-    config_name = status.config_name or "default"
+    config_name = references.config_name(status)
     try:
         client = await dependents.account_client(ctx, config_name, namespace=None)
     except AccountProblem as problem:
         message = f"cannot delete Neon snapshot {status.snapshot_id}: {problem.message}"
-        raise await dependents.waiting(ctx, report, problem.reason, message) from None
-    async with dependents.failures(ctx, report, config_name):
+        raise await report.waiting(problem.reason, message) from None
+    async with Outcomes(ctx, report, config_name):
         snapshot_id = status.snapshot_id
         try:
             if snapshot_id is None:  # claimed; may have been created before a crash

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from neon_operator import drift, kube
 from neon_operator.models import READY, SYNCED, Status
+from neon_operator.reconcilers.references import namespace_of
 
 __all__ = ["observed", "target"]
 
@@ -41,7 +42,7 @@ def target(
     return drift.Target(
         kind=ref.kind,
         plural=ref.plural,
-        namespace=ref.namespace or "default",
+        namespace=namespace_of(ref),
         name=ref.name,
         uid=ref.uid,
         lane=lane,
