@@ -681,21 +681,20 @@ async def delete(ctx: Context, body: dict[str, object]) -> None:
         raise await report.waiting(problem.reason, message) from None
     async with Outcomes(ctx, report, db.spec.config_ref.name):
         client = account.client
-        if (
-            project_id is None
-            and db.spec.adopt_project_id is None
-            and db.status.creation_requested is not None
-        ):
-            tier_org = account.config.spec.organizations.get(db.spec.tier)
-            if tier_org is not None:
-                found = await ownership.find_created(
-                    client,
-                    name=project_name(db),
-                    org_id=tier_org,
-                    key=ctx.settings.owner_annotation,
-                    uid=db.metadata.uid or "",
-                )
-                project_id = found.id if found else None
+        tier_org = account.config.spec.organizations.get(db.spec.tier)
+
+        async def made_here() -> neon.ProjectListItem | None:
+            if db.spec.adopt_project_id is not None or tier_org is None:
+                return None  # an adopted project is only deleted once it is in status
+            return await ownership.find_created(
+                client,
+                name=project_name(db),
+                org_id=tier_org,
+                key=ctx.settings.owner_annotation,
+                uid=db.metadata.uid or "",
+            )
+
+        project_id = await claims.created_id(project_id, db.status, made_here)
         if project_id is None:
             return
         with contextlib.suppress(neon.NotFound):

@@ -5,17 +5,17 @@
     NeonAppDatabase (same namespace) or parent NeonBranch missing / not Ready
       └─ Ready=False ParentNotFound / ParentNotReady, retry in retryDelay (waiting, not failed)
     own the resource by the NeonAppDatabase (garbage collected with it)
-    branch id in status ─→ GET branch (follow a NeonRestore's replacement, rename if needed)
-      └─ none: claim the creation (claims: one operator instance, at the version read); a
-               branch an earlier claim made (annotated with this resource's uid) → take it over
-               a branch of that name made by anyone else → Ready=False BranchNameTaken
+    _observe   branch id in status ─→ GET branch (follow a NeonRestore's replacement)
+    _recover   none: claim the creation (claims: one operator instance, at the version read);
+               a branch an earlier claim made (annotated with this resource's uid) → take it over
+    _create    a branch of that name made by anyone else → Ready=False BranchNameTaken
                parentTimestamp outside the history window → Ready=False OutsideHistoryWindow
                else create branch + compute in one call, annotated
                ``neon.operator.dev/uid: <metadata.uid>``; ids to status at once
-    compute wanted ≠ endpoint → create / PATCH endpoint, wait
-    Secret ≠ rendering → write (user and database of the app's default branch)
-    spec.auth / spec.dataApi → :mod:`.integrations` (the branch's own Neon Auth and Data API)
-    Ready=True
+    update     name ≠ spec → rename; compute wanted ≠ endpoint → create / PATCH endpoint, wait
+    _publish   Secret ≠ rendering → write (user and database of the app's default branch);
+               spec.auth / spec.dataApi → :mod:`.integrations` (the branch's own Neon Auth and
+               Data API); Ready=True
 
 The Neon branch name is ``spec.branchName`` or ``metadata.name``: unique among the app's
 NeonBranches because NeonBranches of one namespace have unique names. A restarted operator finds
@@ -34,7 +34,6 @@ import datetime
 from typing import Any, Final
 
 from neon_operator import drift, errors, grants, neon
-from neon_operator.accounts import AccountProblem
 from neon_operator.models import (
     Compute,
     ComputeType,
@@ -92,7 +91,8 @@ class _Found:
     address: str | None = None
     """Where clients connect to ``endpoint``, when a create response said so."""
     password: str | None = dataclasses.field(default=None, repr=False)
-    created: bool = False
+    replaced: str | None = None
+    """The branch id in status that a NeonRestore replaced by ``branch``."""
 
 
 async def reconcile(ctx: Context, body: dict[str, Any], *, resync: bool = False) -> None:
@@ -110,11 +110,7 @@ async def reconcile(ctx: Context, body: dict[str, Any], *, resync: bool = False)
             await _resync_secret(ctx, br, report)
         return
     async with Outcomes(ctx, report, references.config_name(br.status)) as guard:
-        app = await dependents.ready_app_database(
-            ctx, report, namespace_of(br), br.spec.app_database_ref.name
-        )
-        guard.config_name = app.spec.config_ref.name
-        await dependents.adopt_by(ctx, report.ref, body, app)
+        app = await dependents.owning_app(ctx, guard, body, br.spec.app_database_ref.name)
         await _converge(ctx, br, app, report)
 
 
@@ -195,6 +191,7 @@ async def _parent_branch_id(
 async def _converge(
     ctx: Context, br: NeonBranch, app: NeonAppDatabase, report: BranchReport
 ) -> None:
+    """observe → create │ update → publish (see CONTRIBUTING.md, "The reconcile idiom")."""
     account = await ctx.accounts.get(app.spec.config_ref.name, namespace=namespace_of(br))
     client = account.client
     compute = endpoints.wanted(br.spec.compute, account)
@@ -202,18 +199,21 @@ async def _converge(
     assert project_id is not None
     report.update(project_id=project_id, config_name=account.name)
     await report.flush()  # a deletion after a crash looks for the branch in this project
-    if br.status.branch_id is not None:
-        found = await _current(ctx, client, br, report, project_id)
-    else:
+    found = await _observe(client, br, project_id)
+    if found is None:
         parent_id = await _parent_branch_id(ctx, br, app, report)
-        found = await _locate_or_create(ctx, client, br, report, project_id, parent_id, compute)
-    branch = found.branch
-    _record_branch(report, branch)
-    if branch.name != branch_name(br):
-        result = await client.rename_branch(project_id, branch.id, branch_name(br))
-        await client.wait_for_operations(result.operations)
-        report.update(branch_name=result.branch.name)
-        await report.event("Normal", "BranchRenamed", f"branch {branch.id} renamed")
+        found = await _recover(ctx, client, br, report, project_id) or await _create(
+            ctx, client, br, report, project_id, parent_id, compute
+        )
+    elif found.replaced is not None:
+        await report.event(
+            "Normal",
+            "BranchRestored",
+            f"a restore replaced branch {found.replaced} by {found.branch.id}; same compute "
+            "and Secret",
+        )
+    _record_branch(report, found.branch)
+    await _rename(client, br, report, project_id, found.branch)
 
     kind = br.spec.compute.type
     if kind == ComputeType.NONE and (br.spec.auth or br.spec.data_api):
@@ -224,9 +224,41 @@ async def _converge(
         )
     if kind == ComputeType.NONE:
         report.update(endpoint_id=None, host=None)
-        await report.succeeded("BranchReady", f"Neon branch {branch.id} is ready (no compute)")
+        await report.succeeded(
+            "BranchReady", f"Neon branch {found.branch.id} is ready (no compute)"
+        )
         return
     endpoint = await _ensure_endpoint(client, report, project_id, found, kind, compute)
+    await _publish(ctx, br, app, report, client, project_id, found, endpoint)
+
+
+async def _rename(
+    client: neon.NeonClient,
+    br: NeonBranch,
+    report: BranchReport,
+    project_id: str,
+    branch: neon.Branch,
+) -> None:
+    if branch.name == branch_name(br):
+        return
+    result = await client.rename_branch(project_id, branch.id, branch_name(br))
+    await client.wait_for_operations(result.operations)
+    report.update(branch_name=result.branch.name)
+    await report.event("Normal", "BranchRenamed", f"branch {branch.id} renamed")
+
+
+async def _publish(
+    ctx: Context,
+    br: NeonBranch,
+    app: NeonAppDatabase,
+    report: BranchReport,
+    client: neon.NeonClient,
+    project_id: str,
+    found: _Found,
+    endpoint: neon.Endpoint,
+) -> None:
+    """The compute's address and the Secret, the integrations, ``Ready=True``."""
+    branch = found.branch
     known = br.status.host if br.status.endpoint_id == endpoint.id else None
     address = await connection_secret.address(
         client,
@@ -275,22 +307,17 @@ def _record_branch(report: BranchReport, branch: neon.Branch) -> None:
     )
 
 
-async def _current(
-    ctx: Context, client: neon.NeonClient, br: NeonBranch, report: BranchReport, project_id: str
-) -> _Found:
-    """The branch in status, or the one a NeonRestore replaced it with."""
+async def _observe(client: neon.NeonClient, br: NeonBranch, project_id: str) -> _Found | None:
+    """The branch in status, or the one a NeonRestore replaced it with; ``None`` when status
+    names none yet. Reads only."""
     branch_id = br.status.branch_id
-    assert branch_id is not None
+    if branch_id is None:
+        return None
     announced = _restored_to(br)
     if announced is not None:
         with_restore = await client.get_branch(project_id, announced)
         if with_restore.restored_as == branch_id:
-            await report.event(
-                "Normal",
-                "BranchRestored",
-                f"a restore replaced branch {branch_id} by {announced}; same compute and Secret",
-            )
-            return _Found(with_restore)
+            return _Found(with_restore, replaced=branch_id)
     try:
         return _Found(await client.get_branch(project_id, branch_id))
     except neon.NotFound:
@@ -326,7 +353,25 @@ async def _check_window(
         )
 
 
-async def _locate_or_create(
+async def _recover(
+    ctx: Context, client: neon.NeonClient, br: NeonBranch, report: BranchReport, project_id: str
+) -> _Found | None:
+    """Claim the creation (:mod:`.claims`); the branch an earlier claim made (its uid
+    annotation: a crash between Neon's answer and the status write) is taken over."""
+    name, uid = branch_name(br), br.metadata.uid or ""
+    recovered = await claims.claim(
+        ctx,
+        report,
+        made="branchId",
+        find=lambda: created_branch(ctx, client, project_id, name, uid),
+    )
+    if recovered is None:
+        return None
+    await report.event("Normal", "BranchRecovered", f"took over Neon branch {recovered.id}")
+    return _Found(recovered)
+
+
+async def _create(
     ctx: Context,
     client: neon.NeonClient,
     br: NeonBranch,
@@ -335,17 +380,9 @@ async def _locate_or_create(
     parent_id: str,
     compute: Compute,
 ) -> _Found:
-    name = branch_name(br)
-    uid = br.metadata.uid or ""
-    recovered = await claims.claim(
-        ctx,
-        report,
-        made="branchId",
-        find=lambda: created_branch(ctx, client, project_id, name, uid),
-    )
-    if recovered is not None:
-        await report.event("Normal", "BranchRecovered", f"took over Neon branch {recovered.id}")
-        return _Found(recovered)
+    """Create the branch (and its compute) in one call, refusing a taken name or a point
+    outside the history window first; ids to status at once."""
+    name, uid = branch_name(br), br.metadata.uid or ""
     if any(b.name == name for b in await client.list_branches(project_id, search=name)):
         raise errors.AwaitChange(
             "BranchNameTaken",
@@ -378,7 +415,7 @@ async def _locate_or_create(
         raise
     ctx.crash_after("create_branch")
     endpoint = created.endpoints[0] if created.endpoints else None
-    found = _Found(created.branch, endpoint, created=True)
+    found = _Found(created.branch, endpoint)
     _record_branch(report, created.branch)
     if endpoint is not None:
         report.update(endpoint_id=endpoint.id)
@@ -505,24 +542,22 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
         )
         return
     config_name = references.config_name(status)
-    try:
-        client = await dependents.account_client(ctx, config_name, namespace=None)
-    except AccountProblem as problem:
-        message = f"cannot delete Neon branch {status.branch_id}: {problem.message}"
-        raise await report.waiting(problem.reason, message) from None
+    client = await dependents.deleting_client(
+        ctx, report, config_name, f"Neon branch {status.branch_id}"
+    )
     async with Outcomes(ctx, report, config_name):
-        branch_id = status.branch_id
+        project_id = status.project_id
         try:
-            if branch_id is None:  # claimed; may have been created before a crash
-                if status.creation_requested is None:
-                    return
-                made = await created_branch(
-                    ctx, client, status.project_id, branch_name(br), br.metadata.uid or ""
-                )
-                if made is None:
-                    return
-                branch_id = made.id
-            await client.delete_branch(status.project_id, branch_id)
+            branch_id = await claims.created_id(
+                status.branch_id,
+                status,
+                lambda: created_branch(
+                    ctx, client, project_id, branch_name(br), br.metadata.uid or ""
+                ),
+            )
+            if branch_id is None:
+                return
+            await client.delete_branch(project_id, branch_id)
         except neon.NotFound:
             return  # the project is gone (its NeonAppDatabase deleted it): nothing left to do
         except neon.InvalidRequestError as error:

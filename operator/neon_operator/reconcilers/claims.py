@@ -12,6 +12,9 @@ Before a create call (a project, a branch, a snapshot, a restore) the reconciler
     claim: creationRequested + creationRequestedBy, written at the resourceVersion read
       └─ someone wrote the resource first (409)  → come back and decide again
 
+Deleting uses the same facts: :func:`created_id` is the id of what a resource made, the one
+status names or, after a claim, the one Neon holds (made before a crash, never recorded).
+
 Of two instances that read the same version, only one claim lands. ``CLAIM_TTL`` bounds how long
 a claimant that vanished (crashed between claiming and creating) holds the creation up: its
 request, if it left at all, has been answered by then.
@@ -21,14 +24,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from neon_operator import errors, kube
 from neon_operator.models import CreatedStatus
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
 
-__all__ = ["CLAIM_TTL", "claim"]
+__all__ = ["CLAIM_TTL", "claim", "created_id"]
 
 CLAIM_TTL: Final = datetime.timedelta(seconds=60)
 """How long another instance's claim is honoured while nothing it made shows in Neon: twice
@@ -94,3 +97,21 @@ async def claim(
             delay=RACED_DELAY,
         ) from None
     return None
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+async def created_id(
+    known: str | None, status: CreatedStatus, find: Callable[[], Awaitable[_HasId | None]]
+) -> str | None:
+    """The id of the Neon object a resource made: ``known`` (its status), else, when it claimed
+    a creation, what ``find`` sees in Neon; ``None``: nothing was made."""
+    if known is not None:
+        return known
+    if status.creation_requested is None:
+        return None
+    found = await find()
+    return found.id if found is not None else None

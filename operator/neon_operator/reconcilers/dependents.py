@@ -4,6 +4,8 @@
   resource's own namespace: a reference naming another one is refused at admission, and the
   lookup uses the resource's namespace whatever the reference says) and waits while it is missing or
   not Ready (:func:`.references.read_ready`).
+* :func:`owning_app` is how each of them starts: the Ready NeonAppDatabase, whose NeonConfig
+  the failures blame from then on, made the resource's owner by :func:`adopt_by`.
 * :func:`adopt_by` makes the dependent an owned object of its NeonAppDatabase (ownerReference,
   not controller, not blocking), so deleting the app removes its branches, snapshots and
   restores by garbage collection. Deletion never deadlocks: the app's finalizer deletes the Neon
@@ -19,10 +21,12 @@ from __future__ import annotations
 from typing import Any, Final, TypeVar
 
 from neon_operator import kube, neon
+from neon_operator.accounts import AccountProblem
 from neon_operator.models import NeonAppDatabase, Status
 from neon_operator.models.appdatabase import KIND
 from neon_operator.reconcilers import references
 from neon_operator.reconcilers.context import Context
+from neon_operator.reconcilers.outcomes import Outcomes
 from neon_operator.reconcilers.reporting import Report
 from neon_operator.settings import PREFIX
 
@@ -30,7 +34,9 @@ __all__ = [
     "RESTORED_ANNOTATION",
     "account_client",
     "adopt_by",
+    "deleting_client",
     "nudge",
+    "owning_app",
     "ready_app_database",
 ]
 
@@ -59,6 +65,19 @@ async def ready_app_database(
         made=lambda app: app.status.project_id and app.status.default_branch_id,
         check=granted,
     )
+
+
+async def owning_app(
+    ctx: Context, guard: Outcomes, body: dict[str, Any], name: str
+) -> NeonAppDatabase:
+    """The Ready NeonAppDatabase ``name`` the resource ``body`` (reconciled under ``guard``)
+    lives off, now its owner; from here on ``guard`` blames that app's NeonConfig."""
+    report = guard.report
+    namespace = references.namespace_of(report.ref)
+    app = await ready_app_database(ctx, report, namespace, name)
+    guard.config_name = app.spec.config_ref.name
+    await adopt_by(ctx, report.ref, body, app)
+    return app
 
 
 ADOPT_ATTEMPTS: Final = 3
@@ -113,3 +132,16 @@ async def account_client(
     """The Neon client of the NeonConfig ``config_name`` for a resource of ``namespace``
     (``None`` only when deleting: see :meth:`~neon_operator.accounts.Accounts.get`)."""
     return (await ctx.accounts.get(config_name, namespace=namespace)).client
+
+
+async def deleting_client(
+    ctx: Context, report: Report[S], config_name: str, what: str
+) -> neon.NeonClient:
+    """The client that deletes ``what`` in Neon, with no grant check (a revoked namespace may
+    still clean up what it made); ``Ready=False`` and a retry while the NeonConfig is
+    unusable."""
+    try:
+        return await account_client(ctx, config_name, namespace=None)
+    except AccountProblem as problem:
+        message = f"cannot delete {what}: {problem.message}"
+        raise await report.waiting(problem.reason, message) from None

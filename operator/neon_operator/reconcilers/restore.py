@@ -108,11 +108,7 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
     try:
         async with guard:
             snap = await _ready_snapshot(ctx, report, restore)
-            app = await dependents.ready_app_database(
-                ctx, report, namespace_of(restore), snap.spec.app_database_ref.name
-            )
-            guard.config_name = app.spec.config_ref.name
-            await dependents.adopt_by(ctx, report.ref, body, app)
+            app = await dependents.owning_app(ctx, guard, body, snap.spec.app_database_ref.name)
             await _converge(ctx, restore, snap, app, report)
     except errors.AwaitChange:
         report.update(phase=RestorePhase.FAILED)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any, Final
 
 from neon_operator import neon
-from neon_operator.accounts import AccountProblem
 from neon_operator.models import DeletionPolicy, NeonSnapshot, NeonSnapshotStatus
 from neon_operator.models.snapshot import KIND
 from neon_operator.reconcilers import claims, dependents, references, steady
@@ -48,11 +47,7 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
     if await report.paused(snap.metadata.annotations):
         return
     async with Outcomes(ctx, report, references.config_name(snap.status)) as guard:
-        app = await dependents.ready_app_database(
-            ctx, report, namespace_of(snap), snap.spec.app_database_ref.name
-        )
-        guard.config_name = app.spec.config_ref.name
-        await dependents.adopt_by(ctx, report.ref, body, app)
+        app = await dependents.owning_app(ctx, guard, body, snap.spec.app_database_ref.name)
         if snap.status.snapshot_id is not None:
             await report.succeeded("SnapshotReady", f"Neon snapshot {snap.status.snapshot_id}")
             return
@@ -106,9 +101,11 @@ def settled(ctx: Context, body: dict[str, Any]) -> bool:
 
 
 async def _created(
-    client: neon.NeonClient, project_id: str, name: str, branch_id: str
+    client: neon.NeonClient, project_id: str, name: str, branch_id: str | None
 ) -> neon.Snapshot | None:
     """The snapshot named ``name`` of ``branch_id``, if one exists."""
+    if branch_id is None:
+        return None
     for found in await client.list_snapshots(project_id):
         if found.name == name and found.source_branch_id == branch_id:
             return found
@@ -142,24 +139,20 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
         await report.event("Normal", "SnapshotRetained", f"snapshot {kept} kept")
         return
     config_name = references.config_name(status)
-    try:
-        client = await dependents.account_client(ctx, config_name, namespace=None)
-    except AccountProblem as problem:
-        message = f"cannot delete Neon snapshot {status.snapshot_id}: {problem.message}"
-        raise await report.waiting(problem.reason, message) from None
+    client = await dependents.deleting_client(
+        ctx, report, config_name, f"Neon snapshot {status.snapshot_id}"
+    )
     async with Outcomes(ctx, report, config_name):
-        snapshot_id = status.snapshot_id
+        project_id, source_id = status.project_id, status.source_branch_id
         try:
-            if snapshot_id is None:  # claimed; may have been created before a crash
-                if status.source_branch_id is None:
-                    return
-                made = await _created(
-                    client, status.project_id, snapshot_name(snap), status.source_branch_id
-                )
-                if made is None:
-                    return
-                snapshot_id = made.id
-            await client.delete_snapshot(status.project_id, snapshot_id)
+            snapshot_id = await claims.created_id(
+                status.snapshot_id,
+                status,
+                lambda: _created(client, project_id, snapshot_name(snap), source_id),
+            )
+            if snapshot_id is None:
+                return
+            await client.delete_snapshot(project_id, snapshot_id)
         except neon.NotFound:
             return  # expired, or the project is gone with its NeonAppDatabase
         await report.event("Normal", "SnapshotDeleted", f"deleted snapshot {snapshot_id}")
