@@ -365,9 +365,11 @@ async def _create(
     )
     _record_ids(report, project)
     report.update(org_id=org_id, tier=db.spec.tier)
-    report.ready("False", "Provisioning", f"Neon is provisioning project {project.id}")
-    await report.flush()  # the id is safe in status before anything else can fail
-    await report.event("Normal", "ProjectCreated", f"created Neon project {project.id}")
+    await report.created(
+        "ProjectCreated",
+        f"created Neon project {project.id}",
+        provisioning=f"Neon is provisioning project {project.id}",
+    )
     return project, created.operations
 
 

@@ -419,9 +419,11 @@ async def _create(
     _record_branch(report, created.branch)
     if endpoint is not None:
         report.update(endpoint_id=endpoint.id)
-    report.ready("False", "Provisioning", f"Neon is provisioning branch {created.branch.id}")
-    await report.flush()  # the id is safe in status before anything else can fail
-    await report.event("Normal", "BranchCreated", f"created Neon branch {created.branch.id}")
+    await report.created(
+        "BranchCreated",
+        f"created Neon branch {created.branch.id}",
+        provisioning=f"Neon is provisioning branch {created.branch.id}",
+    )
     if created.connection_uris:
         found.password = created.connection_uris[
             0

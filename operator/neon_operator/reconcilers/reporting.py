@@ -15,7 +15,8 @@ Without ``Stalled``, kstatus would report a spec Neon rejected as ``InProgress``
 
 The endings every kind shares live here too: :meth:`Report.succeeded` (``Ready=True``,
 ``Synced=True``, written), :meth:`Report.waiting` (``Ready=False`` while something else must
-happen first, and the :class:`errors.RetryLater` to raise) and :meth:`Report.failed`.
+happen first, and the :class:`errors.RetryLater` to raise), :meth:`Report.failed`, and
+:meth:`Report.created` (an id Neon just handed out, written before anything else can fail).
 """
 
 from __future__ import annotations
@@ -87,6 +88,16 @@ class Report(Generic[S]):
         self.ready("False", reason, message, stalled=stalled)
         self.synced("False", reason, message)
         await self.flush()
+
+    async def created(self, reason: str, message: str, *, provisioning: str = "") -> None:
+        """Neon just made an object whose id is in :attr:`status` now: write it at once (the
+        crash-safety point after every create: a restart must find the id, not make a twin),
+        with ``Ready=False Provisioning`` saying ``provisioning`` if given; then post the
+        Normal Event ``reason``."""
+        if provisioning:
+            self.ready("False", "Provisioning", provisioning)
+        await self.flush()
+        await self.event("Normal", reason, message)
 
     async def waiting(self, reason: str, message: str) -> errors.RetryLater:
         """Something else must happen first (waiting, not failed): write ``Ready=False`` and

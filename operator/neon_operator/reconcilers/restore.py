@@ -285,9 +285,7 @@ async def _inspect_compute(run: _Restoring, restored_id: str) -> neon.Endpoint:
         project_id, inputs.EndpointCreate(branch_id=restored_id, type=READ_ONLY)
     )
     report.update(inspect_endpoint_id=result.endpoint.id)
-    await report.flush()
-    await report.event(
-        "Normal",
+    await report.created(
         "InspectComputeCreated",
         f"read-only compute {result.endpoint.id} on restored branch {restored_id}",
     )
@@ -377,9 +375,7 @@ async def _restore_and_swap_if_finalize(run: _Restoring) -> str:
     )
     ctx.crash_after("restore_snapshot")
     report.update(restored_branch_id=result.branch.id)
-    await report.flush()
-    await report.event(
-        "Normal",
+    await report.created(
         "RestoreStarted",
         f"snapshot {snapshot_id} restored into branch {result.branch.id} for {target_id}",
     )

@@ -77,10 +77,10 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
             )
             ctx.crash_after("create_snapshot")
             _record(report, result.snapshot)
-            report.ready("False", "Provisioning", f"Neon is taking snapshot {result.snapshot.id}")
-            await report.flush()
-            await report.event(
-                "Normal", "SnapshotCreated", f"snapshot {result.snapshot.id} of {branch_id}"
+            await report.created(
+                "SnapshotCreated",
+                f"snapshot {result.snapshot.id} of {branch_id}",
+                provisioning=f"Neon is taking snapshot {result.snapshot.id}",
             )
             await client.wait_for_operations(result.operations)
         await report.succeeded(
