@@ -78,9 +78,7 @@ async def claim(
                 f"{int(age.total_seconds())}s ago and nothing it made shows in Neon yet; "
                 "waiting for it rather than creating a twin"
             )
-            report.ready("False", "CreationClaimed", message)
-            report.synced("False", "CreationClaimed", message)
-            await report.flush()
+            await report.failed("CreationClaimed", message)
             raise errors.RetryLater(
                 "CreationClaimed", message, delay=min(ctx.settings.retry_delay, wait)
             )

@@ -37,7 +37,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from neon_operator import connection, errors, kube, neon
+from neon_operator import connection, kube, neon
 from neon_operator.models.appdatabase import ConnectionSecretSpec
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.references import namespace_of
@@ -340,12 +340,7 @@ async def write(
     try:
         outcome = await ensure(ctx.kube, desired, password=password, current=current)
     except SecretConflict as conflict:
-        report.ready("False", "SecretConflict", conflict.message)
-        report.synced("False", "SecretConflict", conflict.message)
-        await report.flush()
-        raise errors.RetryLater(
-            "SecretConflict", conflict.message, delay=ctx.settings.retry_delay
-        ) from None
+        raise await report.waiting("SecretConflict", conflict.message) from None
     if not record:
         return outcome
     report.update(secret_name=desired.name)

@@ -22,7 +22,7 @@ from typing import Any, Final, TypeVar
 
 from neon_operator import kube, neon
 from neon_operator.accounts import AccountProblem
-from neon_operator.models import NeonAppDatabase, Status
+from neon_operator.models import API_VERSION, NeonAppDatabase, Status
 from neon_operator.models.appdatabase import KIND
 from neon_operator.reconcilers import references
 from neon_operator.reconcilers.context import Context
@@ -34,6 +34,7 @@ __all__ = [
     "RESTORED_ANNOTATION",
     "account_client",
     "adopt_by",
+    "app_owner_reference",
     "deleting_client",
     "nudge",
     "owning_app",
@@ -80,6 +81,19 @@ async def owning_app(
     return app
 
 
+def app_owner_reference(name: str, uid: str) -> dict[str, Any]:
+    """The ownerReference to the NeonAppDatabase ``name`` (``uid``) its dependents carry: not
+    the controller, not blocking its deletion (see the module docstring)."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": name,
+        "uid": uid,
+        "controller": False,
+        "blockOwnerDeletion": False,
+    }
+
+
 ADOPT_ATTEMPTS: Final = 3
 
 
@@ -90,14 +104,7 @@ async def adopt_by(
     once. The patch replaces the whole ``ownerReferences`` list, so it is made at the version
     read: an owner someone added meanwhile makes it read again rather than drop that owner."""
     uid = app.metadata.uid or ""
-    reference = {
-        "apiVersion": app.api_version,
-        "kind": KIND,
-        "name": app.metadata.name,
-        "uid": uid,
-        "controller": False,
-        "blockOwnerDeletion": False,
-    }
+    reference = app_owner_reference(app.metadata.name, uid)
     metadata: dict[str, Any] = body.get("metadata", {})
     for attempt in range(ADOPT_ATTEMPTS):
         owners = list(metadata.get("ownerReferences") or [])

@@ -34,6 +34,7 @@ from neon_operator.models.schedule import (
     SCHEDULED_TIME_ANNOTATION,
     NeonSnapshotScheduleStatus,
 )
+from neon_operator.reconcilers import dependents
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.references import PLURALS, namespace_of, object_ref, reference
 from neon_operator.reconcilers.reporting import Report
@@ -181,19 +182,11 @@ async def _take(
             f"NeonAppDatabase {app_name!r} does not exist in namespace {namespace!r}; the "
             f"snapshot due {slot.isoformat()} was skipped"
         )
-        report.ready("False", "ParentNotFound", message)
-        report.synced("False", "ParentNotFound", message)
+        await report.failed("ParentNotFound", message)
         return None
     name = snapshot_name(sched, slot)
     owner = {**object_ref(sched).owner_reference(), "blockOwnerDeletion": False}
-    app_owner = {
-        "apiVersion": API_VERSION,
-        "kind": appdatabase.KIND,
-        "name": app_name,
-        "uid": app["metadata"]["uid"],
-        "controller": False,
-        "blockOwnerDeletion": False,
-    }
+    app_owner = dependents.app_owner_reference(app_name, app["metadata"]["uid"])
     stamp = slot.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     body = {
         "apiVersion": API_VERSION,
@@ -217,8 +210,7 @@ async def _take(
             f"NeonSnapshot {name} exists but was not made by this schedule; set "
             "spec.snapshotNamePrefix to a prefix no other schedule or snapshot uses"
         )
-        report.ready("False", "SnapshotNameTaken", message, stalled=True)
-        report.synced("False", "SnapshotNameTaken", message)
+        await report.failed("SnapshotNameTaken", message, stalled=True)
         return None
     return _as_taken(existing) if existing is not None else None
 
