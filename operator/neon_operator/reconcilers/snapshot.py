@@ -4,9 +4,10 @@
 
     NeonAppDatabase missing / not Ready → Ready=False ParentNotFound / ParentNotReady (waiting)
     snapshot id in status → nothing to do (a snapshot never changes)
-      └─ none: claim the creation (claims: one operator instance, at the version read); after
-               an earlier claim, a snapshot of that name of the default branch (made before a
-               crash) → take it over; else create it, id to status at once, wait for it
+    _recover   none: claim the creation (claims: one operator instance, at the version read);
+               after an earlier claim, a snapshot of that name of the default branch (made
+               before a crash) → take it over
+    _create    else create it, id to status at once, wait for it
 
 The Neon snapshot name is ``spec.snapshotName`` or ``metadata.name``. Neon's snapshots carry no
 annotations, so the name and source branch are what identify one made before a crash; they are
@@ -48,7 +49,7 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
         return
     async with Outcomes(ctx, report, references.config_name(snap.status)) as guard:
         app = await dependents.owning_app(ctx, guard, body, snap.spec.app_database_ref.name)
-        if snap.status.snapshot_id is not None:
+        if snap.status.snapshot_id is not None:  # observe: a snapshot never changes
             await report.succeeded("SnapshotReady", f"Neon snapshot {snap.status.snapshot_id}")
             return
         client = await dependents.account_client(
@@ -61,31 +62,50 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
             project_id=project_id, config_name=app.spec.config_ref.name, source_branch_id=branch_id
         )
         await report.flush()  # a deletion after a crash looks for the snapshot here
-        name = snapshot_name(snap)
-        existing = await claims.claim(
-            ctx,
-            report,
-            made="snapshotId",
-            find=lambda: _created(client, project_id, name, branch_id),
-        )
-        if existing is not None:
-            _record(report, existing)
-            await report.event("Normal", "SnapshotRecovered", f"took over snapshot {existing.id}")
-        else:
-            result = await client.create_snapshot(
-                project_id, branch_id, name=name, expires_at=snap.spec.expires_at
-            )
-            ctx.crash_after("create_snapshot")
-            _record(report, result.snapshot)
-            await report.created(
-                "SnapshotCreated",
-                f"snapshot {result.snapshot.id} of {branch_id}",
-                provisioning=f"Neon is taking snapshot {result.snapshot.id}",
-            )
-            await client.wait_for_operations(result.operations)
+        if not await _recover(ctx, client, report, snapshot_name(snap), branch_id):
+            await _create(ctx, client, snap, report, project_id, branch_id)
         await report.succeeded(
             "SnapshotReady", f"Neon snapshot {report.status.snapshot_id} is ready"
         )
+
+
+async def _recover(
+    ctx: Context, client: neon.NeonClient, report: SnapshotReport, name: str, branch_id: str
+) -> bool:
+    """Claim the creation (:mod:`.claims`); whether a snapshot an earlier claim made (``name``,
+    of this branch: a crash before the status write) was taken over."""
+    project_id = report.status.project_id
+    assert project_id is not None
+    existing = await claims.claim(
+        ctx, report, made="snapshotId", find=lambda: _created(client, project_id, name, branch_id)
+    )
+    if existing is None:
+        return False
+    _record(report, existing)
+    await report.event("Normal", "SnapshotRecovered", f"took over snapshot {existing.id}")
+    return True
+
+
+async def _create(
+    ctx: Context,
+    client: neon.NeonClient,
+    snap: NeonSnapshot,
+    report: SnapshotReport,
+    project_id: str,
+    branch_id: str,
+) -> None:
+    """Take the snapshot, its id to status at once, then wait for it."""
+    result = await client.create_snapshot(
+        project_id, branch_id, name=snapshot_name(snap), expires_at=snap.spec.expires_at
+    )
+    ctx.crash_after("create_snapshot")
+    _record(report, result.snapshot)
+    await report.created(
+        "SnapshotCreated",
+        f"snapshot {result.snapshot.id} of {branch_id}",
+        provisioning=f"Neon is taking snapshot {result.snapshot.id}",
+    )
+    await client.wait_for_operations(result.operations)
 
 
 def settled(ctx: Context, body: dict[str, Any]) -> bool:
