@@ -137,7 +137,7 @@ async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
         caller = auth.authenticate(ctx.store, request.headers.get("Authorization"), request.remote)
         request[lookups.PRINCIPAL] = caller
         ctx.limiter.check(caller.key.key, f"{request.method} {template}")
-        await faults.inject(ctx.knobs.faults, request.method, request.path, ctx.settings.api_prefix)
+        await faults.inject(ctx.knobs.faults, request, ctx.settings.api_prefix)
         response = await handler(request)
         status = response.status
         return response

@@ -23,6 +23,10 @@ class Faults:
     locked_probability: float = 0.0
     """Chance that a mutating project request gets 423 Locked although nothing runs."""
 
+    echo_body_probability: float = 0.0
+    """Chance that a mutating request with a body gets 400 quoting the body, as Neon's schema
+    validation quotes the value it refused."""
+
 
 @dataclass
 class RateLimits:

@@ -63,6 +63,20 @@ def test_forced_423_applies_to_mutations_only(own_emulator: Any, create_project:
         assert response.json()["message"].startswith("project already has running")
 
 
+def test_an_echoing_400_quotes_the_body_of_mutations_only(own_emulator: Any) -> None:
+    with own_emulator.admin() as admin:
+        admin.put("/admin/faults", json={"echo_body_probability": 1})
+    with own_emulator.client() as api:
+        assert api.get("/users/me").status_code == 200
+        body = {"project": {"name": "echo", "settings": {"client_secret": "s3cr3t-value"}}}
+        response = api.post("/projects", json=body)
+    assert response.status_code == 400
+    assert "doesn't match schema" in response.json()["message"]
+    assert "s3cr3t-value" in response.json()["message"]
+    with own_emulator.admin() as admin:
+        admin.put("/admin/faults", json={"echo_body_probability": 0})
+
+
 def test_knobs_can_be_set_at_start(start_emulator: Any) -> None:
     started = start_emulator(
         "--fault-5xx-probability", "1", "--rate-limit-per-minute", "1", "--fault-latency", "0.01"

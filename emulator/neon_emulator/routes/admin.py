@@ -4,7 +4,8 @@
 =======  ==========================================  ==============================================
 GET      ``/admin/faults``                           current fault injection
 PUT      ``/admin/faults``                           ``{"error_5xx_probability", "latency_seconds",
-                                                     "locked_probability"}`` (any subset)
+                                                     "locked_probability",
+                                                     "echo_body_probability"}`` (any subset)
 GET/PUT  ``/admin/rate-limits``                      ``{"per_minute", "burst_per_second"}``
                                                      (0 turns a limit off)
 GET/PUT  ``/admin/operations``                       ``{"latency_seconds"}``: time for a mutation's
@@ -59,6 +60,7 @@ class FaultsUpdate(bodies.Body):
     error_5xx_probability: Probability | None = None
     latency_seconds: NonNegative | None = None
     locked_probability: Probability | None = None
+    echo_body_probability: Probability | None = None
 
 
 class RateLimitsUpdate(bodies.Body):
