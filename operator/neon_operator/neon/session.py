@@ -7,6 +7,12 @@ parameters, so limiter buckets, call counts and log lines are keyed by the templ
 Logging (logger ``neon_operator.neon``): one DEBUG line per request with method, route template,
 status, Neon's request id, attempt and duration; a WARNING per retry. Bodies, query strings and
 headers are never logged: they carry passwords, connection URIs and the key.
+
+Neon's error messages are kept (they name the field at fault), but not what they quote of the
+request: schema validation answers 400 with the refused value, and a value may be a secret the
+operator sent (an OAuth client secret, an SMTP password). Every value of a secret-named field of
+the request body, and the API key, are cut out of the message before it becomes an exception
+that reaches status, Events and logs.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import functools
+import json as jsonlib
 import logging
 import random
+import re
 import time
 import urllib.parse
 import uuid
@@ -38,6 +46,32 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 
 REQUEST_ID_HEADER: Final = "X-Request-ID"
 RESPONSE_ID_HEADER: Final = "X-Neon-Ret-Request-Id"
+REDACTED: Final = "[redacted]"
+SECRET_FIELD: Final = re.compile(r"secret|password|passwd|token|api_?key|private", re.IGNORECASE)
+"""Request body fields whose values never appear in an error message."""
+
+
+def secret_values(body: Any) -> set[str]:
+    """The string values of secret-named fields anywhere in a request body."""
+    found: set[str] = set()
+    if isinstance(body, dict):
+        for name, value in body.items():
+            if isinstance(value, str) and value and SECRET_FIELD.search(str(name)):
+                found.add(value)
+            else:
+                found |= secret_values(value)
+    elif isinstance(body, list):
+        for item in body:
+            found |= secret_values(item)
+    return found
+
+
+def redact(message: str, secrets: set[str]) -> str:
+    """``message`` without any of ``secrets``, raw or as JSON quotes them (longest first)."""
+    forms = {form for value in secrets for form in (value, jsonlib.dumps(value)[1:-1]) if form}
+    for form in sorted(forms, key=len, reverse=True):
+        message = message.replace(form, REDACTED)
+    return message
 
 
 def _query(params: Params | None) -> dict[str, str]:
@@ -123,7 +157,7 @@ class Session:
             record(response.status_code, started, request_id)
             if response.status_code < 400:
                 return self._body(response, method, route, request_id)
-            error = self._error(response, method, route, request_id)
+            error = self._error(response, method, route, request_id, json)
             if error.status == 429:
                 # Everyone on this key slows down, not just this caller.
                 self.limiter.pause(error.retry_after or self.retry.base_delay * 2.0**attempt)
@@ -195,7 +229,7 @@ class Session:
             ) from None
 
     def _error(
-        self, response: httpx.Response, method: str, route: str, rid: str | None
+        self, response: httpx.Response, method: str, route: str, rid: str | None, sent: Any
     ) -> errors.NeonError:
         message = response.reason_phrase or "error"
         code: str | None = None
@@ -213,9 +247,10 @@ class Session:
         retry_after = retries.parse_retry_after(
             response.headers.get("Retry-After"), now=datetime.datetime.now(datetime.UTC)
         )
+        key = self.http.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         return errors.error_for_status(
             response.status_code,
-            message,
+            redact(message, secret_values(sent) | ({key} if key else set())),
             method=method,
             route=route,
             request_id=rid,

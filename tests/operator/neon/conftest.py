@@ -27,6 +27,7 @@ DEFAULT_KNOBS: dict[str, dict[str, Any]] = {
         "error_5xx_probability": 0.0,
         "latency_seconds": 0.0,
         "locked_probability": 0.0,
+        "echo_body_probability": 0.0,
     },
     "/admin/rate-limits": {"per_minute": 700, "burst_per_second": 40},
     "/admin/operations": {"latency_seconds": 0.1},

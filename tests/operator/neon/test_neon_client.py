@@ -29,6 +29,7 @@ from neon_operator.neon import (
     RetryPolicy,
     ServerError,
 )
+from neon_operator.neon.inputs import OAuthProviderChange
 
 from .conftest import Emulator
 
@@ -126,6 +127,20 @@ async def test_a_lock_that_never_clears_ends_in_a_transient_error(
             await neon.update_project(created.project.id, ProjectUpdate(name="renamed"))
     assert caught.value.retry_after == 1.0
     assert neon.calls.statuses[423] == 2
+
+
+async def test_a_refusal_quoting_the_body_keeps_neons_words_but_not_the_secret_sent(
+    neon: NeonClient, admin: Emulator
+) -> None:
+    admin.admin("/admin/faults", {"echo_body_probability": 1.0})
+    secret = 'oauth-"secret"-' + uuid.uuid4().hex
+    change = OAuthProviderChange(id="github", client_id="gh-client", client_secret=secret)
+    with pytest.raises(InvalidRequestError) as caught:
+        await neon.add_oauth_provider("some-project-123", "br-some-branch-123", change)
+    assert "doesn't match schema" in caught.value.message
+    assert "gh-client" in caught.value.message  # what is not secret stays, to help a person
+    assert '"client_secret":"[redacted]"' in caught.value.message
+    assert secret.split('"')[2] not in str(caught.value)
 
 
 async def test_rate_limited_calls_wait_as_long_as_retry_after_says(

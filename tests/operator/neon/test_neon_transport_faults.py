@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from neon_operator.neon import (
+    AuthenticationError,
     CallLog,
     LimiterRegistry,
     NeonClient,
@@ -149,6 +150,18 @@ async def test_a_non_json_proxy_error_is_a_server_error_with_its_reason() -> Non
         with pytest.raises(ServerError, match="HTTP 524"):
             await client.create_branch("cold-bonus-61650555")
     assert client.calls.total == 1  # a POST after an unknown 5xx is not resent
+
+
+async def test_a_refusal_quoting_the_api_key_does_not_pass_it_on() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        quoted = request.headers["Authorization"]
+        return httpx.Response(401, json={"message": f"no such key: {quoted!r}", "code": ""})
+
+    async with make_client(handler, Sleeps()) as client:
+        with pytest.raises(AuthenticationError) as caught:
+            await client.get_project("cold-bonus-61650555")
+    assert "no such key: 'Bearer [redacted]'" in str(caught.value)
+    assert API_KEY not in str(caught.value)
 
 
 async def test_an_operation_that_fails_ends_the_wait_with_neons_error() -> None:
