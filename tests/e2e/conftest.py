@@ -416,3 +416,10 @@ def start_operator(
 def apps_in(kube_api: ApiClient) -> Callable[[str], Apps]:
     """:class:`Apps` of any namespace."""
     return lambda namespace: Apps(kube_api, namespace)
+
+
+@pytest.fixture
+def objects_in(kube_api: ApiClient) -> Callable[[str, str, str], Objects]:
+    """:class:`Objects` of any kind (``namespace, kind, plural``)."""
+    custom = client.CustomObjectsApi(kube_api)
+    return lambda namespace, kind, plural: Objects(custom, namespace, kind, plural)
