@@ -14,9 +14,9 @@ Neon's schema validation does; users signed up for JWTs; then everything deleted
 
 The secrets: the API keys, every value of every Secret in the namespace but the public ones
 (passwords, connection URIs, SDK keys, OAuth client secrets, a foreign Secret's key), every
-password the emulator reveals for the roles, the passwords rotated away, JWTs and session
-tokens. Each is searched for plain, percent-encoded and base64-encoded
-(:mod:`neon_operator.testing.leaks`); there must be no hit.
+password the emulator reveals for the roles, the passwords rotated away, users' JWTs. Each is
+searched for plain, percent-encoded and base64-encoded (:mod:`neon_operator.testing.leaks`);
+there must be no hit.
 """
 
 from __future__ import annotations
@@ -26,13 +26,10 @@ import json
 import secrets
 import time
 import urllib.parse
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
-from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from neon_operator.testing import leaks
@@ -172,15 +169,6 @@ class Collected:
 
 
 @pytest.fixture
-def private_namespace(kube_api: client.ApiClient) -> Iterator[str]:
-    name = "hygiene-" + uuid.uuid4().hex[:8]
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace({"metadata": {"name": name}})
-    yield name
-    core.delete_namespace(name)
-
-
-@pytest.fixture
 def faults(neon: Any) -> Iterator[Callable[[dict[str, float]], None]]:
     """Set the emulator's injected faults; they are turned off again afterwards."""
     admin = str(neon.http.base_url).rstrip("/").removesuffix("/api/v2") + "/admin/faults"
@@ -190,24 +178,6 @@ def faults(neon: Any) -> Iterator[Callable[[dict[str, float]], None]]:
 
     yield put
     put({"echo_body_probability": 0.0, "error_5xx_probability": 0.0, "locked_probability": 0.0})
-
-
-def sign_up(base_url: str, email: str, collected: Collected) -> str:
-    """A new user's JWT through the branch's auth server, as an app's SDK gets it."""
-    password = secrets.token_urlsafe(12)
-    collected.secret("user password", email, password)
-    created = httpx.post(
-        f"{base_url}/sign-up/email",
-        json={"name": email.split("@")[0], "email": email, "password": password},
-    )
-    assert created.status_code == 200, created.status_code
-    session = created.json()["token"]
-    collected.secret("session token", email, session)
-    token = httpx.get(f"{base_url}/token", headers={"Authorization": f"Bearer {session}"})
-    assert token.status_code == 200, token.status_code
-    jwt = str(token.json()["token"])
-    collected.secret("JWT", email, jwt)
-    return jwt
 
 
 def neon_config(name: str, secret: str, namespace: str, neon: Any, api_url: str) -> Any:
@@ -229,13 +199,14 @@ def neon_config(name: str, secret: str, namespace: str, neon: Any, api_url: str)
 def test_every_flow_at_debug_leaves_no_secret_in_logs_events_objects_or_metrics(
     local_stack: Any,
     neon: Any,
-    private_namespace: str,
+    make_namespace: Callable[[str], str],
     start_operator: Callable[..., Any],
     apps_in: Callable[[str], Any],
     objects_in: Callable[[str, str, str], Any],
     faults: Callable[[dict[str, float]], None],
+    app_client: Any,
 ) -> None:
-    namespace = private_namespace
+    namespace = make_namespace("hygiene-")
     cluster = Cluster(apps_in(namespace), objects_in)
     core, custom = cluster.core, cluster.custom
     collected = Collected()
@@ -259,7 +230,7 @@ def test_every_flow_at_debug_leaves_no_secret_in_logs_events_objects_or_metrics(
     config = {"configRef": {"name": config_names["good"]}}
     operator = start_operator([namespace], "hygiene.log", args=("--neon-resync-interval", "1"))
     try:
-        _flows(cluster, collected, neon, config, config_names, faults)
+        _flows(cluster, collected, neon, config, config_names, faults, app_client)
         collected.texts["/metrics"] = operator.metrics()
     finally:
         operator.stop()
@@ -308,8 +279,10 @@ def _flows(
     config: dict[str, Any],
     config_names: dict[str, str],
     faults: Callable[[dict[str, float]], None],
+    app_client: Any,
 ) -> None:
     namespace, core = cluster.namespace, cluster.core
+    collected.secret("user password", "of every user signed up", "correct horse")
     oauth = [secrets.token_urlsafe(24) for _ in range(3)]
     for number, value in enumerate(oauth):
         collected.secret("OAuth client secret", f"github, version {number + 1}", value)
@@ -386,7 +359,7 @@ def _flows(
     )
     auth = cluster.secret("main-neon-auth")
     assert auth is not None
-    sign_up(auth["NEON_AUTH_BASE_URL"], "ann@example.com", collected)
+    collected.secret("JWT", "ann", app_client.sign_up(auth["NEON_AUTH_BASE_URL"], "ann@x.org")[1])
     guessed = secrets.token_urlsafe(16)
     collected.secret("password", "written over the Secret by hand", guessed)
     original = cluster.secret("main-neon")
@@ -403,7 +376,9 @@ def _flows(
     cluster.wait_ready("NeonBranch", "preview")
     preview = cluster.secret("preview-neon-auth")
     assert preview is not None
-    sign_up(preview["NEON_AUTH_BASE_URL"], "bob@example.com", collected)
+    collected.secret(
+        "JWT", "bob", app_client.sign_up(preview["NEON_AUTH_BASE_URL"], "bob@x.org")[1]
+    )
     moved = cluster.wait_ready("NeonAppDatabase", "mover")
     assert moved["status"]["tier"] == "paid"
     assert moved["status"]["passwordRotation"] == "r1"
