@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from kubernetes.client.rest import ApiException
 
 from neon_operator.testing import leaks
 
@@ -108,6 +107,15 @@ class Cluster:
             )
             for item in listed["items"]:
                 found[f"{kind}/{item['metadata']['name']}"] = dict(item)
+        return found
+
+    def snapshot(self, config_names: dict[str, str]) -> dict[str, dict[str, Any]]:
+        """:meth:`everything`, and the NeonConfigs ``config_names`` in full."""
+        found = self.everything()
+        listed = self.custom.list_cluster_custom_object(GROUP, VERSION, "neonconfigs")
+        for item in listed["items"]:
+            if item["metadata"]["name"] in config_names.values():
+                found[f"NeonConfig/{item['metadata']['name']}"] = dict(item)
         return found
 
     def secrets(self) -> dict[str, dict[str, str]]:
@@ -231,15 +239,14 @@ def test_every_flow_at_debug_leaves_no_secret_in_logs_events_objects_or_metrics(
     operator = start_operator([namespace], "hygiene.log", args=("--neon-resync-interval", "1"))
     try:
         _flows(cluster, collected, neon, config, config_names, faults, app_client)
+        for name in config_names.values():  # deleted while the operator watches
+            custom.delete_cluster_custom_object(GROUP, VERSION, "neonconfigs", name)
+        wait_for("the NeonConfigs deleted", lambda: not _neon_configs(custom, config_names))
         collected.texts["/metrics"] = operator.metrics()
     finally:
         operator.stop()
-        for name in config_names.values():
-            try:
-                custom.delete_cluster_custom_object(GROUP, VERSION, "neonconfigs", name)
-            except ApiException as error:
-                if error.status != 404:
-                    raise
+        for name in _neon_configs(custom, config_names):
+            custom.delete_cluster_custom_object(GROUP, VERSION, "neonconfigs", name)
         neon.http.delete(f"/api_keys/{created_key['id']}")
 
     log = operator.log.read_bytes()
@@ -270,6 +277,12 @@ def test_every_flow_at_debug_leaves_no_secret_in_logs_events_objects_or_metrics(
     assert len(log) > 100_000
     distinct = sorted({f"{leak.label} ({leak.form}) in {leak.where}" for leak in found})
     assert distinct[:30] == [], f"{len(found)} hits, {len(distinct)} distinct"
+
+
+def _neon_configs(custom: Any, names: dict[str, str]) -> list[str]:
+    """Which of the NeonConfigs ``names`` still exist."""
+    listed = custom.list_cluster_custom_object(GROUP, VERSION, "neonconfigs")["items"]
+    return [obj["metadata"]["name"] for obj in listed if obj["metadata"]["name"] in names.values()]
 
 
 def _flows(
@@ -334,7 +347,7 @@ def _flows(
     cluster.wait_ready("NeonAppDatabase", "squatter", "False", "SecretConflict")
     for name in ("main", "mover", "adopter"):
         cluster.wait_ready("NeonAppDatabase", name)
-    collected.objects("created", cluster.everything())
+    collected.objects("created", cluster.snapshot(config_names))
     for name, data in cluster.secrets().items():
         collected.secret_data(name, data)
 
@@ -406,7 +419,7 @@ def _flows(
         )
 
     wait_for("a scheduled snapshot", scheduled, timeout=120)
-    collected.objects("changed", cluster.everything())
+    collected.objects("changed", cluster.snapshot(config_names))
     for name, data in cluster.secrets().items():
         collected.secret_data(name, data)
     _reveal_passwords(cluster, neon, collected)
@@ -423,7 +436,7 @@ def _flows(
         cluster.wait_ready("NeonAppDatabase", "main", "False", "NeonRejected")
     finally:
         faults({"echo_body_probability": 0.0})
-    collected.objects("refused", cluster.everything())
+    collected.objects("refused", cluster.snapshot(config_names))
 
     # -- deletes (the app whose key Neon rejected keeps whatever it may have made) ----------
     cluster.patch("NeonAppDatabase", "rejected", {"spec": {"deletionPolicy": "Retain"}})
