@@ -63,7 +63,7 @@ from neon_emulator.routes import (
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-REQUEST_ID = "neon_emulator.request_id"
+REQUEST_ID = web.RequestKey("neon_emulator.request_id", str)
 
 API_ROUTES: tuple[web.RouteTableDef, ...] = (
     projects.routes,

@@ -12,12 +12,11 @@ from neon_emulator import errors, records
 from neon_emulator.auth import Principal
 from neon_emulator.store import Store
 
-PRINCIPAL = "neon_emulator.principal"
+PRINCIPAL = web.RequestKey("neon_emulator.principal", Principal)
 
 
 def principal(request: web.Request) -> Principal:
-    found: Principal = request[PRINCIPAL]
-    return found
+    return request[PRINCIPAL]
 
 
 def user(store: Store, user_id: str) -> records.User:

@@ -52,20 +52,6 @@ RECONCILERS: dict[str, Any] = {
 }
 
 
-HERE = Path(__file__).parent
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The emulator stores request state under plain string keys, which aiohttp warns about;
-    # served as a subprocess nobody sees it, in-process the suite's warnings-as-errors would
-    # turn it into HTTP 500s.
-    for item in items:
-        if HERE in item.path.parents:
-            item.add_marker(
-                pytest.mark.filterwarnings("ignore::aiohttp.web_exceptions.NotAppKeyWarning")
-            )
-
-
 @dataclasses.dataclass
 class EmulatedNeon:
     """A running emulator and a plain HTTP client of its API (bootstrap key)."""
