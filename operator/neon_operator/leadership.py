@@ -62,6 +62,8 @@ SERVICE_ACCOUNT_NAMESPACE: Final = pathlib.Path(
     "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 )
 READ_ONLY: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+UNREACHABLE: Final = (aiohttp.ClientError, OSError, TimeoutError)
+"""What the client raises when the apiserver is down or does not answer in time."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,9 +204,18 @@ class Elector:
 
     async def _attempt(self) -> bool:
         """One try to acquire or renew (client-go's ``tryAcquireOrRenew``)."""
-        election = self.election
         started = self._clock()  # before sending: the fence counts from here
         now = datetime.datetime.now(datetime.UTC)
+        try:
+            return await self._try(started, now)
+        except UNREACHABLE as error:
+            # client-go's loop: an apiserver that does not answer is retried every retry
+            # period until the renew deadline passes, not a reason to stop at once.
+            logger.warning("cannot reach the apiserver for the Lease: %s", type(error).__name__)
+            return False
+
+    async def _try(self, started: float, now: datetime.datetime) -> bool:
+        election = self.election
         try:
             lease = await self._read()
         except ApiException as error:
