@@ -55,11 +55,11 @@ def register(
     @kopf.on.resume(*resource, registry=registry, id="reconcile")
     @kopf.on.create(*resource, registry=registry, id="reconcile")
     @kopf.on.update(*resource, registry=registry, id="reconcile")
-    async def on_change(body: kopf.Body, reason: str, **_: Any) -> None:
+    async def on_change(body: kopf.Body, reason: str, retry: int, **_: Any) -> None:
         uid = body.metadata.uid or ""
         plain = dict(body)
         upkeep.preempt(uid)
-        async with ctx.lock(uid), outcomes.translated(kind, str(reason)):
+        async with ctx.lock(uid), outcomes.translated(kind, str(reason), retry):
             if str(reason) == RESUME and settled is not None and settled(ctx, plain):
                 if tended is not None:
                     await upkeep.resumed(tended, plain)
@@ -69,10 +69,10 @@ def register(
             upkeep.track(tended, plain)
 
     @kopf.on.delete(*resource, registry=registry, id="delete")
-    async def on_delete(body: kopf.Body, **_: Any) -> None:
+    async def on_delete(body: kopf.Body, retry: int, **_: Any) -> None:
         uid = body.metadata.uid or ""
         upkeep.preempt(uid)
-        async with ctx.lock(uid), outcomes.translated(kind, "delete"):
+        async with ctx.lock(uid), outcomes.translated(kind, "delete", retry):
             await delete(ctx, dict(body))
         upkeep.untrack(uid)
         ctx.release(uid)
