@@ -38,6 +38,8 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
+from neon_operator.neon.reachability import Reachability
+
 __all__ = [
     "LimiterRegistry",
     "LimiterStats",
@@ -165,6 +167,8 @@ class RateLimiter:
         self._idle: list[asyncio.Future[None]] = []
         """Futures of ``DRIFT`` callers waiting until no ``WORK`` caller waits."""
         self.stats = {priority: LimiterStats() for priority in Priority}
+        self.reachability = Reachability(clock=clock)
+        """Whether Neon answers these requests; while it does not, who may probe it."""
         self.configure(limits)
 
     def __repr__(self) -> str:

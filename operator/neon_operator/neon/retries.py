@@ -29,6 +29,7 @@ __all__ = [
     "backoff_delay",
     "is_retryable_status",
     "is_retryable_transport_error",
+    "is_unsent",
     "parse_retry_after",
 ]
 
@@ -72,7 +73,13 @@ def is_retryable_status(status: int, method: str) -> bool:
 
 def is_retryable_transport_error(error: httpx.TransportError, method: str) -> bool:
     """Whether a request that failed with ``error`` may be sent again unchanged."""
-    return isinstance(error, _UNSENT_ERRORS) or method.upper() in IDEMPOTENT_METHODS
+    return is_unsent(error) or method.upper() in IDEMPOTENT_METHODS
+
+
+def is_unsent(error: httpx.TransportError) -> bool:
+    """Whether ``error`` happened before any byte of the request reached the server (the
+    server could not be reached at all)."""
+    return isinstance(error, _UNSENT_ERRORS)
 
 
 def parse_retry_after(value: str | None, *, now: datetime.datetime) -> float | None:

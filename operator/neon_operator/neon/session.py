@@ -128,47 +128,70 @@ class Session:
         query = _query(params)
         attempt = 0
         priority = current_priority()
-        while True:
-            attempt += 1
-            waited = await self.limiter.acquire(f"{method} {route}", priority)
-            if self._write_guard is not None and method != "GET":
-                self._write_guard(f"{method} {route}")  # checked per attempt, right before it
-            started = self._clock()
-            record = functools.partial(
-                self._record, method, route, attempt=attempt, priority=priority, waited=waited
-            )
-            try:
-                response = await self.http.request(
-                    method, url, params=query, json=json, headers=headers
+        caller = object()
+        try:
+            while True:
+                attempt += 1
+                probe_in = self.limiter.reachability.admit(caller)
+                if probe_in is not None:
+                    logger.debug("%s %s not sent: Neon is unreachable", method, route)
+                    # The prober's words: a status that quotes the error does not change (and
+                    # cost a write) with each refusal.
+                    raise errors.NetworkError(
+                        self.limiter.reachability.cause, method=method, route=route
+                    )
+                waited = await self.limiter.acquire(f"{method} {route}", priority)
+                if self._write_guard is not None and method != "GET":
+                    self._write_guard(f"{method} {route}")  # checked per attempt, right before it
+                started = self._clock()
+                record = functools.partial(
+                    self._record, method, route, attempt=attempt, priority=priority, waited=waited
                 )
-            except httpx.TransportError as exc:
-                record(None, started, None)
-                failure = errors.NetworkError(
-                    f"{type(exc).__name__} talking to Neon", method=method, route=route
+                try:
+                    response = await self.http.request(
+                        method, url, params=query, json=json, headers=headers
+                    )
+                except httpx.TransportError as exc:
+                    record(None, started, None)
+                    failure = errors.NetworkError(
+                        f"{type(exc).__name__} talking to Neon", method=method, route=route
+                    )
+                    reachability = self.limiter.reachability
+                    if retries.is_unsent(exc):
+                        reachability.unreachable(
+                            caller, f"Neon is unreachable ({type(exc).__name__})"
+                        )
+                        failure = errors.NetworkError(
+                            reachability.cause, method=method, route=route
+                        )
+                        if reachability.probing(caller):
+                            raise failure from exc  # one probe per cool-down, no retries
+                    if not retries.is_retryable_transport_error(exc, method):
+                        raise failure from exc
+                    delay = retries.backoff_delay(self.retry, attempt, rand=self._random)
+                    if delay is None:
+                        raise failure from exc
+                    await self._wait(failure, attempt, delay)
+                    continue
+                self.limiter.reachability.answered()
+                request_id = response.headers.get(RESPONSE_ID_HEADER)
+                record(response.status_code, started, request_id)
+                if response.status_code < 400:
+                    return self._body(response, method, route, request_id)
+                error = self._error(response, method, route, request_id, json)
+                if error.status == 429:
+                    # Everyone on this key slows down, not just this caller.
+                    self.limiter.pause(error.retry_after or self.retry.base_delay * 2.0**attempt)
+                if not retries.is_retryable_status(response.status_code, method):
+                    raise error
+                delay = retries.backoff_delay(
+                    self.retry, attempt, retry_after=error.retry_after, rand=self._random
                 )
-                if not retries.is_retryable_transport_error(exc, method):
-                    raise failure from exc
-                delay = retries.backoff_delay(self.retry, attempt, rand=self._random)
                 if delay is None:
-                    raise failure from exc
-                await self._wait(failure, attempt, delay)
-                continue
-            request_id = response.headers.get(RESPONSE_ID_HEADER)
-            record(response.status_code, started, request_id)
-            if response.status_code < 400:
-                return self._body(response, method, route, request_id)
-            error = self._error(response, method, route, request_id, json)
-            if error.status == 429:
-                # Everyone on this key slows down, not just this caller.
-                self.limiter.pause(error.retry_after or self.retry.base_delay * 2.0**attempt)
-            if not retries.is_retryable_status(response.status_code, method):
-                raise error
-            delay = retries.backoff_delay(
-                self.retry, attempt, retry_after=error.retry_after, rand=self._random
-            )
-            if delay is None:
-                raise error
-            await self._wait(error, attempt, delay)
+                    raise error
+                await self._wait(error, attempt, delay)
+        finally:
+            self.limiter.reachability.done(caller)
 
     async def request_model(
         self,

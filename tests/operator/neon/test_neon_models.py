@@ -145,5 +145,5 @@ def test_request_bodies_refuse_unknown_fields() -> None:
 def test_public_surface_matches_all() -> None:
     public = {name for name in vars(neon) if not name.startswith("_")}
     modules = {"calls", "client", "errors", "inputs", "models", "operations", "ratelimit"}
-    modules |= {"retries", "session"}
+    modules |= {"reachability", "retries", "session"}
     assert public - modules == set(neon.__all__)

@@ -127,6 +127,63 @@ async def test_network_failures_give_up_after_the_policy_attempts() -> None:
     assert client.calls.statuses[None] == 4
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_while_neon_is_unreachable_one_caller_probes_and_the_others_send_nothing() -> None:
+    sent: list[str] = []
+    down = True
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        if down:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200, json=project_body())
+
+    clock, sleeps = Clock(), Sleeps()
+    client = NeonClient(
+        API_KEY,
+        base_url="http://neon.invalid/api/v2",
+        transport=httpx.MockTransport(handler),
+        limiters=LimiterRegistry(clock=clock, sleep=sleeps),
+        sleep=sleeps,
+        calls=CallLog(),
+        retry=RetryPolicy(max_attempts=3),
+    )
+    async with client:
+        # The caller that finds Neon down retries as usual.
+        with pytest.raises(NetworkError, match=r"Neon is unreachable \(ConnectError\)"):
+            await client.get_project("p")
+        assert len(sent) == 3
+        # The others are refused without sending, in the same words, until the cool-down
+        # has passed ...
+        for _ in range(10):
+            with pytest.raises(NetworkError, match=r"Neon is unreachable \(ConnectError\)"):
+                await client.get_project("p")
+        assert len(sent) == 3
+        # ... then one probe goes, once, without retries, and the next cool-down is longer.
+        clock.now += 1.0
+        with pytest.raises(NetworkError, match=r"Neon is unreachable \(ConnectError\)"):
+            await client.get_project("p")
+        assert len(sent) == 4
+        clock.now += 1.0
+        with pytest.raises(NetworkError, match="unreachable"):
+            await client.get_project("p")
+        assert len(sent) == 4
+        # Once a probe is answered, everyone sends again.
+        clock.now += 1.0
+        down = False
+        assert (await client.get_project("p")).name == "app"
+        assert (await client.get_project("p")).name == "app"
+    assert len(sent) == 6
+    assert client.calls.total == 6  # refusals are not requests: the metrics count only sent ones
+
+
 async def test_a_malformed_retry_after_falls_back_to_backoff() -> None:
     responses = iter(
         [
