@@ -89,6 +89,32 @@ class ControlPlane:
             what="healthy",
         )
 
+    def stop_storage_and_apiserver(self) -> None:
+        """Stop kube-apiserver, then etcd (its data directory stays): an outage of the control
+        plane that :meth:`start_storage_and_apiserver` ends. The controller-manager keeps
+        running, as it would in a cluster."""
+        for name in ("kube-apiserver", "etcd"):
+            process = self.processes[name]
+            processes.stop(process.pid, process.popen)
+
+    def start_storage_and_apiserver(self, timeout: float = 90.0) -> None:
+        """Start etcd and kube-apiserver again, as they were started (same ports, data and
+        certificates), and return once the apiserver is ready."""
+        context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
+        context.load_cert_chain(str(self.pki.admin_cert), str(self.pki.admin_key))
+        etcd = self.processes["etcd"] = _respawn(self.processes["etcd"])
+        etcd_url = _etcd_client_url(etcd.argv)
+        processes.wait_until(
+            etcd, lambda: _http_ok(f"{etcd_url}/health"), timeout=timeout, what="healthy again"
+        )
+        apiserver = self.processes["kube-apiserver"] = _respawn(self.processes["kube-apiserver"])
+        processes.wait_until(
+            apiserver,
+            lambda: _http_ok(f"{self.api_server_url}/readyz", context),
+            timeout=timeout,
+            what="ready again",
+        )
+
     def stop(self) -> None:
         """Stop every process, controller-manager first, etcd last."""
         for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
@@ -233,6 +259,16 @@ def server_version(url: str, certs: pki.Pki) -> dict[str, str]:
     with urllib.request.urlopen(f"{url}/version", context=context, timeout=5) as response:
         version: dict[str, str] = json.load(response)
         return version
+
+
+def _respawn(process: Process) -> Process:
+    """``process`` started again with the same arguments and log."""
+    return processes.spawn(process.name, process.argv, process.log)
+
+
+def _etcd_client_url(argv: tuple[str, ...]) -> str:
+    prefix = "--listen-client-urls="
+    return next(arg[len(prefix) :] for arg in argv if arg.startswith(prefix))
 
 
 def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:

@@ -32,6 +32,8 @@ class Process:
     pid: int
     log: pathlib.Path
     popen: subprocess.Popen[bytes] | None = None
+    argv: tuple[str, ...] = ()
+    """What it was started with (empty when we did not start it)."""
 
     def alive(self) -> bool:
         if self.popen is not None:
@@ -63,7 +65,7 @@ def spawn(
             start_new_session=True,
             env={**os.environ, **(env or {})},
         )
-    return Process(name=name, pid=popen.pid, log=log, popen=popen)
+    return Process(name=name, pid=popen.pid, log=log, popen=popen, argv=tuple(argv))
 
 
 def wait_until(

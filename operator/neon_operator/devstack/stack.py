@@ -23,6 +23,7 @@ import os
 import pathlib
 import shutil
 import sys
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -80,6 +81,21 @@ class Stack:
 
     def all_processes(self) -> dict[str, Process]:
         return {**self.control_plane.processes, **self.processes}
+
+    def stop_emulator(self) -> None:
+        """Stop the emulator (its state directory stays): a Neon outage that
+        :meth:`start_emulator` ends."""
+        process = self.processes["emulator"]
+        processes.stop(process.pid, process.popen)
+
+    def start_emulator(self) -> None:
+        """Start the emulator again as it was started, on the same port and state directory."""
+        assert self.emulator is not None, "this stack has no emulator"
+        before = self.processes["emulator"]
+        port = urllib.parse.urlsplit(self.emulator.api_url).port
+        argv = list(before.argv)
+        argv[argv.index("--port") + 1] = str(port)
+        _spawn_emulator(self, argv)
 
     def stop(self) -> None:
         for name in list(self.processes):
@@ -160,8 +176,6 @@ def _any_alive(state_dir: pathlib.Path) -> bool:
 def _start_emulator(stack: Stack, extra_args: list[str]) -> Emulator:
     directory = stack.state_dir / "emulator"
     directory.mkdir(exist_ok=True)
-    bootstrap = directory / "bootstrap.json"
-    bootstrap.unlink(missing_ok=True)
     argv = [
         sys.executable,
         "-c",
@@ -176,6 +190,21 @@ def _start_emulator(stack: Stack, extra_args: list[str]) -> Emulator:
         "--postgres",  # real PostgreSQL behind every branch; lazy, so idle projects cost nothing
         *extra_args,
     ]
+    info = _spawn_emulator(stack, argv)
+    key_file = directory / "api-key"
+    key_file.write_text(info["api_key"] + "\n")
+    os.chmod(key_file, 0o600)
+    return Emulator(
+        api_url=info["api_url"],
+        api_key_file=key_file,
+        organizations=dict(info["organizations"]),
+    )
+
+
+def _spawn_emulator(stack: Stack, argv: list[str]) -> dict[str, Any]:
+    """Start the emulator with ``argv``; return its ``bootstrap.json`` once it serves."""
+    bootstrap = stack.state_dir / "emulator" / "bootstrap.json"
+    bootstrap.unlink(missing_ok=True)
     process = processes.spawn("emulator", argv, stack.state_dir / "logs" / "emulator.log")
     stack.processes[process.name] = process
 
@@ -187,15 +216,8 @@ def _start_emulator(stack: Stack, extra_args: list[str]) -> Emulator:
             return bool(response.status == 200)
 
     processes.wait_until(process, ready, timeout=60, what="serving")
-    info = json.loads(bootstrap.read_text())
-    key_file = directory / "api-key"
-    key_file.write_text(info["api_key"] + "\n")
-    os.chmod(key_file, 0o600)
-    return Emulator(
-        api_url=info["api_url"],
-        api_key_file=key_file,
-        organizations=dict(info["organizations"]),
-    )
+    info: dict[str, Any] = json.loads(bootstrap.read_text())
+    return info
 
 
 def configure_operator(kubeconfig: pathlib.Path, emulator: Emulator) -> None:
