@@ -49,10 +49,10 @@ APPS = 4
 PROBES = 12
 """Neon attempts one outage of :data:`OUTAGE` may cost beyond one per resource in flight: the
 first caller's retries (6) and a probe after each doubling cool-down (1, 2, 4, 8 s)."""
-WRITES_PER_RESOURCE = 8
-"""Apiserver writes one resource may cost during an outage: per retry kopf's progress
-annotations (2) and the status when it changed, plus a new object's finalizer and first
-status."""
+WRITES_PER_RESOURCE = 12
+"""Apiserver writes one resource may cost during an outage of :data:`OUTAGE` seconds (measured:
+3 to 7): a new object's finalizer and first status, then per retry (at 0, 10 and 30 s) kopf's
+progress annotations (2) and the status when it changed. A retry a second would cost 30-45."""
 LONG_LEASE = (
     "--leader-election-lease-duration",
     "60",
