@@ -5,8 +5,9 @@ connection attempts grow with the number of resources (each of them several a mi
 long as the outage lasts). :class:`Reachability`, shared by every client of one limiter (one API
 key on one base URL), turns that into one probe at a time:
 
-* a request that fails before reaching Neon (connection refused, connect timeout: nothing was
-  sent) marks Neon unreachable; its caller becomes the *prober* and goes on retrying with its
+* a request that cannot connect to Neon (connection refused, connect timeout: nothing was
+  sent; a full local connection pool is not Neon's fault and does not count) marks Neon
+  unreachable; its caller becomes the *prober* and goes on retrying with its
   usual backoff;
 * meanwhile every other request is refused before it is sent (:meth:`admit` returns the seconds
   until the next probe is due; the session raises a :class:`~.errors.NetworkError` that says

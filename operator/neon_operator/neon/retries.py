@@ -29,7 +29,7 @@ __all__ = [
     "backoff_delay",
     "is_retryable_status",
     "is_retryable_transport_error",
-    "is_unsent",
+    "is_unreachable",
     "parse_retry_after",
 ]
 
@@ -73,13 +73,13 @@ def is_retryable_status(status: int, method: str) -> bool:
 
 def is_retryable_transport_error(error: httpx.TransportError, method: str) -> bool:
     """Whether a request that failed with ``error`` may be sent again unchanged."""
-    return is_unsent(error) or method.upper() in IDEMPOTENT_METHODS
+    return isinstance(error, _UNSENT_ERRORS) or method.upper() in IDEMPOTENT_METHODS
 
 
-def is_unsent(error: httpx.TransportError) -> bool:
-    """Whether ``error`` happened before any byte of the request reached the server (the
-    server could not be reached at all)."""
-    return isinstance(error, _UNSENT_ERRORS)
+def is_unreachable(error: httpx.TransportError) -> bool:
+    """Whether ``error`` says the server could not be reached at all (refused, or no
+    connection within the timeout); a full local connection pool does not count."""
+    return isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
 
 
 def parse_retry_after(value: str | None, *, now: datetime.datetime) -> float | None:

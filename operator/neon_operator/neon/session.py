@@ -157,7 +157,7 @@ class Session:
                         f"{type(exc).__name__} talking to Neon", method=method, route=route
                     )
                     reachability = self.limiter.reachability
-                    if retries.is_unsent(exc):
+                    if retries.is_unreachable(exc):
                         reachability.unreachable(
                             caller, f"Neon is unreachable ({type(exc).__name__})"
                         )

@@ -64,6 +64,14 @@ def test_a_request_that_never_left_may_be_resent_whatever_its_method() -> None:
     assert retries.is_retryable_transport_error(httpx.ReadTimeout("x", request=request), "GET")
 
 
+def test_only_a_failed_connection_says_neon_is_unreachable() -> None:
+    request = httpx.Request("GET", "http://neon/projects")
+    assert retries.is_unreachable(httpx.ConnectError("refused", request=request))
+    assert retries.is_unreachable(httpx.ConnectTimeout("x", request=request))
+    assert not retries.is_unreachable(httpx.PoolTimeout("our own pool is full", request=request))
+    assert not retries.is_unreachable(httpx.ReadTimeout("x", request=request))
+
+
 def test_backoff_ceiling_doubles_per_attempt_up_to_max_delay() -> None:
     policy = RetryPolicy(max_attempts=10, base_delay=0.5, max_delay=3.0)
     ceilings = [backoff_delay(policy, n, rand=lambda: 1.0) for n in range(1, 7)]
