@@ -36,6 +36,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config
+from kubernetes.client.rest import ApiException
 
 from neon_operator.devstack import stack as devstack
 
@@ -173,6 +174,34 @@ def converged(apps: Apps, neon: Neon, names: list[str]) -> None:
         assert apps.secret(f"{name}-neon") is not None
 
 
+def admits_apps(apps: Apps, timeout: float = 180.0) -> None:
+    """Wait until the apiserver admits a NeonAppDatabase (a server-side dry run)."""
+    deadline = time.monotonic() + timeout
+    body = {
+        "apiVersion": "neon.operator.dev/v1alpha1",
+        "kind": "NeonAppDatabase",
+        "metadata": {"name": "admission-probe"},
+        "spec": {},
+    }
+    while True:
+        try:
+            apps.objects.create_namespaced_custom_object(
+                "neon.operator.dev",
+                "v1alpha1",
+                apps.namespace,
+                "neonappdatabases",
+                body,
+                dry_run="All",
+            )
+            return
+        except ApiException as error:
+            if "failed to configure policy" not in str(error.body):
+                raise
+            if time.monotonic() > deadline:
+                raise AssertionError(f"admission still failing: {error.body}") from None
+            time.sleep(1.0)
+
+
 def test_apiserver_and_etcd_restart_mid_flow(own_stack, apps, own_neon, operators) -> None:
     operator = operators(apps.namespace, "operator.log", LONG_LEASE)
     names = [f"app-{i}" for i in range(APPS)]
@@ -197,6 +226,14 @@ def test_apiserver_and_etcd_restart_mid_flow(own_stack, apps, own_neon, operator
     )
     # The same process converged: it kept its Lease and its watches came back.
     assert operator.popen.poll() is None, f"the operator exited; see {operator.log}"
+    # The apiserver converges too: its admission policies resolve their NeonConfig params
+    # again (right after a restart they deny every NeonAppDatabase for a while).
+    admitting = time.monotonic()
+    admits_apps(apps)
+    print(
+        f"admission policies working again {time.monotonic() - back:.1f}s after the restart "
+        f"(waited {time.monotonic() - admitting:.1f}s)"
+    )
     # What it could not record it did not do: no creates while status could not be written,
     # and no loop of reads either (at most one step per resource was already on its way).
     assert by_route["POST /projects"] <= 1
