@@ -89,7 +89,10 @@ def own_api(own_stack: devstack.Stack) -> Iterator[client.ApiClient]:
 def apps(own_api: client.ApiClient) -> Apps:
     name = "r-" + uuid.uuid4().hex[:8]
     client.CoreV1Api(own_api).create_namespace({"metadata": {"name": name}})
-    return Apps(own_api, name)
+    apps = Apps(own_api, name)
+    # After an outage a resource's next retry may be a minute away (its backoff's cap).
+    apps.TIMEOUT = 180.0
+    return apps
 
 
 @pytest.fixture
