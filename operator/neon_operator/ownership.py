@@ -18,6 +18,8 @@ Secret, and with ``deletionPolicy: Delete``, its deletion).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from neon_operator.neon import NeonClient, ProjectListItem
 
 __all__ = ["adoption_refusal", "find_created", "owner_annotations"]
@@ -46,14 +48,17 @@ def adoption_refusal(
 
 
 async def find_created(
-    client: NeonClient, *, name: str, org_id: str, key: str, uid: str
+    client: NeonClient, *, name: str, org_ids: Sequence[str], key: str, uid: str
 ) -> ProjectListItem | None:
-    """The project named exactly ``name`` in ``org_id`` created for the object ``uid``."""
-    for project in await client.list_projects(search=name, org_id=org_id):
-        if project.name != name:
-            continue
-        if (await _default_branch_annotations(client, project.id)).get(key) == uid:
-            return project
+    """The project named exactly ``name`` created for the object ``uid``, looked for in each
+    organization of ``org_ids`` in turn (the tier's first: a tier changed after the create
+    leaves the project in the old tier's organization)."""
+    for org_id in dict.fromkeys(org_ids):
+        for project in await client.list_projects(search=name, org_id=org_id):
+            if project.name != name:
+                continue
+            if (await _default_branch_annotations(client, project.id)).get(key) == uid:
+                return project
     return None
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+from collections.abc import Sequence
 from typing import Final
 
 from neon_operator import connection, drift, errors, grants, neon, ownership
@@ -180,7 +181,9 @@ async def _converge(ctx: Context, db: NeonAppDatabase, report: AppReport, accoun
     org_id = account.org_for(db.spec.tier)
     compute = endpoints.wanted(db.spec.compute, account)
     client = account.client
-    project = await _observe(ctx, db, client) or await _recover(ctx, db, report, client, org_id)
+    # The tier's organization first; a tier changed since an earlier create left it elsewhere.
+    orgs = [org_id, *account.config.spec.organizations.values()]
+    project = await _observe(ctx, db, client) or await _recover(ctx, db, report, client, orgs)
     if project is None:
         project, operations = await _create(ctx, db, report, account, org_id, compute)
         # Neon shows the role's new password only now: into the Secret before anything waits.
@@ -283,7 +286,11 @@ async def _adoptable_default_branch(
 
 
 async def _recover(
-    ctx: Context, db: NeonAppDatabase, report: AppReport, client: neon.NeonClient, org_id: str
+    ctx: Context,
+    db: NeonAppDatabase,
+    report: AppReport,
+    client: neon.NeonClient,
+    org_ids: Sequence[str],
 ) -> _Project | None:
     """Claim the creation (:mod:`.claims`); the project an earlier claim made (its uid
     annotation: a crash between Neon's answer and the status write) is taken over."""
@@ -294,7 +301,7 @@ async def _recover(
         find=lambda: ownership.find_created(  # an earlier create may have reached Neon
             client,
             name=project_name(db),
-            org_id=org_id,
+            org_ids=org_ids,
             key=ctx.settings.owner_annotation,
             uid=db.metadata.uid or "",
         ),
@@ -683,15 +690,17 @@ async def delete(ctx: Context, body: dict[str, object]) -> None:
         raise await report.waiting(problem.reason, message) from None
     async with Outcomes(ctx, report, db.spec.config_ref.name):
         client = account.client
-        tier_org = account.config.spec.organizations.get(db.spec.tier)
+        organizations = account.config.spec.organizations
+        tier_org = organizations.get(db.spec.tier)
 
         async def made_here() -> neon.ProjectListItem | None:
-            if db.spec.adopt_project_id is not None or tier_org is None:
+            if db.spec.adopt_project_id is not None:
                 return None  # an adopted project is only deleted once it is in status
             return await ownership.find_created(
                 client,
                 name=project_name(db),
-                org_id=tier_org,
+                # The tier may have changed since the create: every tier's organization.
+                org_ids=[*([tier_org] if tier_org else []), *organizations.values()],
                 key=ctx.settings.owner_annotation,
                 uid=db.metadata.uid or "",
             )
