@@ -30,14 +30,12 @@ import random
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from kubernetes import client
 
 from .conftest import FAST_LEASE, Apps, Kind, OperatorProcess, ready
 
@@ -530,18 +528,6 @@ def seeded(rerun: str, doing: str) -> Iterator[None]:
 
 
 @pytest.fixture
-def loop_namespace(kube_api: Any) -> Iterator[str]:
-    """A namespace outside the session operator's ``t-*``, for this test's own operators."""
-    name = "crashloop-" + uuid.uuid4().hex[:8]
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace({"metadata": {"name": name}})
-    try:
-        yield name
-    finally:
-        core.delete_namespace(name)
-
-
-@pytest.fixture
 def faulty(local_stack: Any) -> Iterator[Callable[[bool], None]]:
     """Switch the emulator's random 503/423 on (True) or off (False); off at teardown."""
     admin = local_stack.emulator.api_url.rsplit("/api/v2", 1)[0] + "/admin/faults"
@@ -560,12 +546,13 @@ def faulty(local_stack: Any) -> Iterator[Callable[[bool], None]]:
     [pytest.param(CI, id="ci"), pytest.param(NIGHTLY, id="nightly", marks=pytest.mark.nightly)],
 )
 def test_operator_killed_at_random_moments_loses_duplicates_and_leaks_nothing(
-    size: Size, neon, start_operator, apps_in, loop_namespace, faulty
+    size: Size, neon, start_operator, apps_in, make_namespace, faulty
 ) -> None:
     seed = int(os.environ.get("NEON_CRASH_SEED") or random.SystemRandom().randrange(10**6))
     rerun = f"seed {seed}: rerun with NEON_CRASH_SEED={seed}"
     print(f"crash loop {rerun}")
     began = time.monotonic()
+    loop_namespace = make_namespace("crashloop-")
     apps = apps_in(loop_namespace)
     world = World(
         apps,

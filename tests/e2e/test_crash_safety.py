@@ -9,25 +9,16 @@ branch) and never create a second one.
 from __future__ import annotations
 
 import signal
-import uuid
-from collections.abc import Iterator
 
 import pytest
-from kubernetes import client
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def crash_namespace(kube_api) -> Iterator[str]:
+def crash_namespace(make_namespace) -> str:
     """A namespace outside the session operator's ``t-*``, for this test's own operators."""
-    namespace = "crash-" + uuid.uuid4().hex[:8]
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace({"metadata": {"name": namespace}})
-    try:
-        yield namespace
-    finally:
-        core.delete_namespace(namespace)
+    return str(make_namespace("crash-"))
 
 
 def killed_after_create(neon, start_operator, apps, fast_lease) -> dict:
