@@ -18,6 +18,7 @@ looked up only when this resource claimed a creation before. Deletion deletes th
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Final
 
 from neon_operator import neon
@@ -62,7 +63,10 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
             project_id=project_id, config_name=app.spec.config_ref.name, source_branch_id=branch_id
         )
         await report.flush()  # a deletion after a crash looks for the snapshot here
-        if not await _recover(ctx, client, report, snapshot_name(snap), branch_id):
+        # An earlier claim's snapshot is of the default branch of then (snap.status, recorded
+        # before that claim): a restore may have swapped in another one since.
+        sources = {b for b in (branch_id, snap.status.source_branch_id) if b}
+        if not await _recover(ctx, client, report, snapshot_name(snap), sources):
             await _create(ctx, client, snap, report, project_id, branch_id)
         await report.succeeded(
             "SnapshotReady", f"Neon snapshot {report.status.snapshot_id} is ready"
@@ -70,14 +74,18 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> None:
 
 
 async def _recover(
-    ctx: Context, client: neon.NeonClient, report: SnapshotReport, name: str, branch_id: str
+    ctx: Context,
+    client: neon.NeonClient,
+    report: SnapshotReport,
+    name: str,
+    branch_ids: Collection[str],
 ) -> bool:
     """Claim the creation (:mod:`.claims`); whether a snapshot an earlier claim made (``name``,
-    of this branch: a crash before the status write) was taken over."""
+    of one of ``branch_ids``: a crash before the status write) was taken over."""
     project_id = report.status.project_id
     assert project_id is not None
     existing = await claims.claim(
-        ctx, report, made="snapshotId", find=lambda: _created(client, project_id, name, branch_id)
+        ctx, report, made="snapshotId", find=lambda: _created(client, project_id, name, branch_ids)
     )
     if existing is None:
         return False
@@ -121,13 +129,13 @@ def settled(ctx: Context, body: dict[str, Any]) -> bool:
 
 
 async def _created(
-    client: neon.NeonClient, project_id: str, name: str, branch_id: str | None
+    client: neon.NeonClient, project_id: str, name: str, branch_ids: Collection[str]
 ) -> neon.Snapshot | None:
-    """The snapshot named ``name`` of ``branch_id``, if one exists."""
-    if branch_id is None:
+    """The snapshot named ``name`` of one of ``branch_ids``, if one exists."""
+    if not branch_ids:
         return None
     for found in await client.list_snapshots(project_id):
-        if found.name == name and found.source_branch_id == branch_id:
+        if found.name == name and found.source_branch_id in branch_ids:
             return found
     return None
 
@@ -168,7 +176,9 @@ async def delete(ctx: Context, body: dict[str, Any]) -> None:
             snapshot_id = await claims.created_id(
                 status.snapshot_id,
                 status,
-                lambda: _created(client, project_id, snapshot_name(snap), source_id),
+                lambda: _created(
+                    client, project_id, snapshot_name(snap), {source_id} if source_id else set()
+                ),
             )
             if snapshot_id is None:
                 return

@@ -72,6 +72,30 @@ async def test_a_snapshot_is_taken_once_and_a_crash_after_create_makes_no_twin(
     assert op.condition(SNAPSHOTS, "cp")["status"] == "True"
 
 
+async def test_a_crash_after_create_makes_no_twin_when_a_restore_replaced_the_branch_meanwhile(
+    op, neon_api
+) -> None:
+    """Found while building the crash loop (#12): the snapshot made before the crash is of the
+    default branch of then; a restore swapped in another one before the snapshot was reconciled
+    again."""
+    app = await app_with_snapshot(op)
+    op.apply(SNAPSHOTS, "later", {"appDatabaseRef": {"name": "todo"}})
+    op.crash_after("create_snapshot")
+    with pytest.raises(op.Crash):
+        await op.reconcile(SNAPSHOTS, "later")
+    op.apply(RESTORES, "undo", {"snapshotRef": {"name": "cp"}, "oldBranchPolicy": "Delete"})
+    await op.reconcile(RESTORES, "undo")
+    await op.reconcile(APPS, "todo")
+    assert op.status(APPS, "todo")["defaultBranchId"] != app["defaultBranchId"]
+
+    await op.reconcile(SNAPSHOTS, "later")
+
+    later = [s for s in await snapshots_of(neon_api, app["projectId"]) if s["name"] == "later"]
+    assert [s["id"] for s in later] == [op.status(SNAPSHOTS, "later")["snapshotId"]]
+    assert later[0]["source_branch_id"] == app["defaultBranchId"]
+    assert "SnapshotRecovered" in op.reasons("later")
+
+
 @pytest.mark.parametrize(("policy", "kept"), [("Delete", False), ("Retain", True)])
 async def test_deleting_a_snapshot_follows_its_deletion_policy(
     op, neon_api, policy: str, kept: bool
