@@ -44,7 +44,7 @@ pytestmark = pytest.mark.e2e
 FAULTS = {"error_5xx_probability": 0.04, "locked_probability": 0.04}
 """Neon's transient answers during the loop (faults the operator retries)."""
 CALM = {"error_5xx_probability": 0.0, "locked_probability": 0.0, "latency_seconds": 0.0}
-WAIT = 300.0
+WAIT = 600.0
 """Seconds a step waits for what it depends on (the operator is down half of the time)."""
 SETTLE = 600.0
 """Seconds the resources get to converge after the last restart."""
@@ -181,7 +181,9 @@ class Killer(threading.Thread):
                     self.current, successor = successor or self._spawn(), None
                     continue
                 successor = successor or self._spawn()
-                wait = self.rng.uniform(0.1, 6.0 if self.current in self.hooks else 3.0)
+                # Long enough, on average, for an operator to get work done between kills even
+                # on a loaded machine; a hooked one gets longer to reach a create call.
+                wait = self.rng.uniform(0.5, 8.0 if self.current in self.hooks else 5.0)
                 deadline = time.monotonic() + wait
                 while time.monotonic() < deadline and self.current.popen.poll() is None:
                     self.stopping.wait(0.05)
@@ -573,9 +575,9 @@ def test_operator_killed_at_random_moments_loses_duplicates_and_leaks_nothing(
     )
     killer.start()
     pace = random.Random(seed + 2)
-    # Spread the steps over the killer's run (~7 s a kill) so that kills land among creates,
+    # Spread the steps over the killer's run (~8 s a kill) so that kills land among creates,
     # restores and deletes all along, not after them.
-    gap = min(6.0, size.kills * 7.0 / len(steps))
+    gap = min(6.0, size.kills * 8.0 / len(steps))
     try:
         for step in steps:
             with seeded(rerun, f"step {step.key}"):
