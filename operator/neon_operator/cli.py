@@ -96,6 +96,19 @@ def _parser() -> argparse.ArgumentParser:
         help="fraction of each key's Neon request budget that drift checks may use (default 0.25)",
     )
     run.add_argument(
+        "--consumption-interval",
+        type=float,
+        default=None,
+        help="seconds between fetches of every project's consumption history, 100 projects per "
+        "Neon call (default 3600)",
+    )
+    run.add_argument(
+        "--consumption-share",
+        type=float,
+        default=None,
+        help="fraction of each key's Neon request budget those fetches may use (default 0.05)",
+    )
+    run.add_argument(
         "--retry-delay",
         type=float,
         default=None,
@@ -204,6 +217,8 @@ def _run(args: argparse.Namespace) -> int:
         "resync_interval": args.resync_interval,
         "neon_resync_interval": args.neon_resync_interval,
         "neon_resync_share": args.neon_resync_share,
+        "consumption_interval": args.consumption_interval,
+        "consumption_share": args.consumption_share,
         "retry_delay": args.retry_delay,
         "leader_election_id": args.leader_election_id,
         "leader_election_namespace": args.leader_election_namespace,

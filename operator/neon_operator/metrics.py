@@ -8,7 +8,8 @@ label space stays small. Served by ``neon-operator run --metrics-port``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Final
 
 import prometheus_client
@@ -17,7 +18,10 @@ from prometheus_client import core
 from neon_operator.neon import ApiCall, CallLog, LimiterRegistry, Priority, shared_limiters
 
 __all__ = [
+    "CONSUMPTION",
     "REGISTRY",
+    "consumption",
+    "forget_consumption",
     "kubernetes_request",
     "leading",
     "observe_calls",
@@ -70,6 +74,23 @@ KUBERNETES_REQUESTS: Final = prometheus_client.Counter(
     ["verb", "resource"],
     registry=REGISTRY,
 )
+
+CONSUMPTION: Final = {
+    field: prometheus_client.Gauge(
+        f"neon_operator_consumption_{field}",
+        f"{what} in the current billing period, per NeonAppDatabase (status.consumption)",
+        ["namespace", "name", "tier"],
+        registry=REGISTRY,
+    )
+    for field, what in (
+        ("compute_time_seconds", "CPU seconds used by the project's computes"),
+        ("active_time_seconds", "Seconds the project's computes were active"),
+        ("written_data_bytes", "Bytes written to the project's branches"),
+        ("data_transfer_bytes", "Bytes the project transferred out of Neon"),
+        ("synthetic_storage_size_bytes", "Storage the project is billed for"),
+    )
+}
+"""One gauge per ``status.consumption`` number, by the field's name."""
 
 
 class LimiterCollector:
@@ -133,6 +154,24 @@ def reconciled(kind: str, trigger: str, outcome: str) -> None:
 def kubernetes_request(verb: str, resource: str) -> None:
     """Count one request to the Kubernetes API (see :mod:`neon_operator.kubecalls`)."""
     KUBERNETES_REQUESTS.labels(verb, resource).inc()
+
+
+def consumption(namespace: str, name: str, tier: str, values: Mapping[str, int | None]) -> None:
+    """Set the consumption gauges of one resource (a number it lacks leaves its gauge out)."""
+    for field, gauge in CONSUMPTION.items():
+        value = values.get(field)
+        if value is None:
+            with contextlib.suppress(KeyError):
+                gauge.remove(namespace, name, tier)
+        else:
+            gauge.labels(namespace, name, tier).set(value)
+
+
+def forget_consumption(namespace: str, name: str, tier: str) -> None:
+    """Drop the consumption series of a resource that is gone (or moved to another tier)."""
+    for gauge in CONSUMPTION.values():
+        with contextlib.suppress(KeyError):
+            gauge.remove(namespace, name, tier)
 
 
 def serve(port: int, host: str = "0.0.0.0") -> None:

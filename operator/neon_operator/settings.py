@@ -67,6 +67,15 @@ class Settings:
     resources than the share pays for in :attr:`neon_resync_interval`, each resource simply
     comes round less often. Drift checks also wait in the rate limiter while new work waits."""
 
+    consumption_interval: float = 3600.0
+    """Seconds between fetches of the consumption history of every tracked project (up to
+    100 projects per Neon call, :mod:`neon_operator.handlers.consumption`), which keep
+    ``status.consumption`` and the ``neon_operator_consumption_*`` gauges current."""
+
+    consumption_share: float = 0.05
+    """Fraction of each NeonConfig's request budget the consumption fetches may spend; they
+    also wait in the rate limiter while other work waits."""
+
     retry_delay: float = 30.0
     """Seconds before retrying a resource whose NeonConfig, API key or Neon itself is not usable
     right now (a person must fix something; no hot loop)."""

@@ -35,5 +35,6 @@ def register(registry: kopf.OperatorRegistry, ctx: Context, upkeep: Upkeep) -> N
             repair=functools.partial(appdatabase.reconcile, resync=True),
             check_drift=appdatabase.check_drift,
             target=appdatabase.target,
+            consumes=True,
         ),
     )

@@ -15,6 +15,9 @@ costs the apiserver O(changes), not O(resources):
   and compares each with Neon about once per ``neonResyncInterval``, evenly spread, within
   ``neonResyncShare`` of each key's budget and at ``DRIFT`` priority in the rate limiter, so new
   work always goes first. A change of a resource preempts its drift check under way.
+* **Consumption.** A :class:`~neon_operator.handlers.consumption.ConsumptionPoller` fetches the
+  consumption of every tracked NeonAppDatabase every ``consumptionInterval``, up to 100 projects
+  per Neon call, into ``status.consumption`` and the ``neon_operator_consumption_*`` gauges.
 * **Resume.** A resource that is :func:`settled <neon_operator.reconcilers.steady>` when the
   operator starts is only tracked, and its Secret checked from the cache: no Neon call.
 """
@@ -31,6 +34,7 @@ from typing import Any, Final
 
 from neon_operator import accounts, drift, grants, kube, neon
 from neon_operator.handlers import outcomes
+from neon_operator.handlers.consumption import ConsumptionPoller
 from neon_operator.reconcilers import connection_secret
 from neon_operator.reconcilers.context import Context
 from neon_operator.secretwatch import Owner, SecretWatch
@@ -58,6 +62,8 @@ class Tended:
     """Compare with Neon and put back what changed there (never creates)."""
     target: Callable[[dict[str, Any]], drift.Target]
     """What the scheduler keeps about an object of the kind."""
+    consumes: bool = False
+    """Whether its objects' consumption is fetched by the :class:`ConsumptionPoller`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +97,11 @@ class Upkeep:
             interval=ctx.settings.neon_resync_interval,
             share=ctx.settings.neon_resync_share,
         )
+        self.consumption = ConsumptionPoller(
+            ctx,
+            interval=ctx.settings.consumption_interval,
+            share=ctx.settings.consumption_share,
+        )
         self._queue: asyncio.Queue[_Repair] | None = None
         self._pending: set[str] = set()
         self._checking: dict[str, asyncio.Task[Any]] = {}
@@ -109,11 +120,14 @@ class Upkeep:
     def track(self, tended: Tended, body: dict[str, Any], *, due_in: float | None = None) -> None:
         """Check ``body`` for drift from now on (again, after a change)."""
         self.scheduler.enroll(tended.target(body), due_in=due_in)
+        if tended.consumes:
+            self.consumption.track(body)
 
     def untrack(self, uid: str) -> None:
         """Forget a deleted object."""
         self.scheduler.withdraw(uid)
         self._ungranted.discard(uid)
+        self.consumption.untrack(uid)
 
     def preempt(self, uid: str) -> None:
         """Cancel the drift check of ``uid`` under way: a change of it goes first."""
@@ -126,6 +140,8 @@ class Upkeep:
         """A settled object seen at startup: track it, repair its Secret if the cache says so."""
         target = tended.target(body)
         self.scheduler.enroll(target, due_in=_due_in(body, self.scheduler.interval))
+        if tended.consumes:
+            self.consumption.track(body)
         if target.secret is None:
             return
         if self.secrets is not None:
@@ -255,6 +271,8 @@ class Upkeep:
             self._preempted.discard(target.uid)
             if self._checking.get(target.uid) is task:
                 del self._checking[target.uid]
+        if fresh is not None and tended.consumes:
+            self.consumption.track(fresh)  # a moved project or organization; drift's numbers
         if fresh is not None and (moved := tended.target(fresh)) != target:
             self.scheduler.enroll(moved)
 
@@ -273,6 +291,7 @@ class Upkeep:
         self._queue = asyncio.Queue()
         tasks = [asyncio.create_task(self._repairs()) for _ in range(REPAIR_WORKERS)]
         tasks.append(asyncio.create_task(self._sweep()))
+        tasks.append(asyncio.create_task(self.consumption.run()))
         if self.secrets is not None:
             tasks.append(asyncio.create_task(self.secrets.run()))
         try:

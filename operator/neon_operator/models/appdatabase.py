@@ -14,7 +14,7 @@ operator reports `Ready=False` if the pinned value differs from the project's.
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 import pydantic
 from pydantic import Field, StringConstraints
@@ -201,6 +201,11 @@ class Consumption(Model):
     """Start of the billing period these numbers cover."""
     period_end: Timestamp | None = None
     """End of the billing period, once it is over."""
+    source: Literal["project", "history"] | None = None
+    """Where the numbers come from: `history` (Neon's consumption history, fetched for many
+    projects per call every `--consumption-interval`, on plans that have it) or `project` (the
+    project's own current-period counters, read by the drift check). Once `history` has written
+    them, drift checks only add the data transfer it lacks."""
 
 
 class NeonAppDatabaseStatus(CreatedStatus):

@@ -6,7 +6,12 @@ sharing one client-side :class:`RateLimiter`. Failures are a small tree rooted a
 """
 
 from neon_operator.neon.calls import ApiCall, CallLog
-from neon_operator.neon.client import DEFAULT_BASE_URL, TRANSFER_BATCH, NeonClient
+from neon_operator.neon.client import (
+    CONSUMPTION_BATCH,
+    DEFAULT_BASE_URL,
+    TRANSFER_BATCH,
+    NeonClient,
+)
 from neon_operator.neon.errors import (
     AuthenticationError,
     Conflict,
@@ -39,6 +44,8 @@ from neon_operator.neon.models import (
     BranchResult,
     ConnectionDetails,
     ConnectionParameters,
+    ConsumptionPeriod,
+    ConsumptionTimeframe,
     CreatedBranch,
     CreatedProject,
     Database,
@@ -47,6 +54,7 @@ from neon_operator.neon.models import (
     EndpointResult,
     Operation,
     Project,
+    ProjectConsumption,
     ProjectListItem,
     ProjectPage,
     ProjectResult,
@@ -68,6 +76,7 @@ from neon_operator.neon.ratelimit import (
 from neon_operator.neon.retries import RetryPolicy
 
 __all__ = [
+    "CONSUMPTION_BATCH",
     "DEFAULT_BASE_URL",
     "TRANSFER_BATCH",
     "ApiCall",
@@ -79,6 +88,8 @@ __all__ = [
     "Conflict",
     "ConnectionDetails",
     "ConnectionParameters",
+    "ConsumptionPeriod",
+    "ConsumptionTimeframe",
     "CreatedBranch",
     "CreatedProject",
     "Database",
@@ -105,6 +116,7 @@ __all__ = [
     "Priority",
     "Project",
     "ProjectBranchSpec",
+    "ProjectConsumption",
     "ProjectCreate",
     "ProjectListItem",
     "ProjectPage",

@@ -27,11 +27,19 @@ from neon_operator.neon.ratelimit import LimiterRegistry, RateLimits, shared_lim
 from neon_operator.neon.retries import RetryPolicy
 from neon_operator.neon.session import Session, parse
 
-__all__ = ["DEFAULT_BASE_URL", "TRANSFER_BATCH", "NeonClient"]
+__all__ = ["CONSUMPTION_BATCH", "DEFAULT_BASE_URL", "TRANSFER_BATCH", "NeonClient"]
 
 DEFAULT_BASE_URL: Final = "https://console.neon.tech/api/v2"
 TRANSFER_BATCH: Final = 400
 """Most project ids Neon accepts in one transfer call."""
+CONSUMPTION_BATCH: Final = 100
+"""Most project ids (and projects per page) Neon accepts in one consumption history call."""
+CONSUMPTION_METRICS: Final = (
+    "active_time_seconds",
+    "compute_time_seconds",
+    "written_data_bytes",
+    "synthetic_storage_size_bytes",
+)
 
 _P = "/projects/{project_id}"
 _B = _P + "/branches/{branch_id}"
@@ -44,6 +52,10 @@ _DATA_API = _B + "/data-api/{database_name}"
 
 class _ProjectEnvelope(NeonModel):
     project: models.Project
+
+
+class _ConsumptionPage(NeonModel):
+    projects: list[models.ProjectConsumption]
 
 
 class _ProjectsPage(NeonModel):
@@ -289,6 +301,40 @@ class NeonClient:
         return calls
 
     # -- branches -------------------------------------------------------------------------
+
+    async def consumption_history(
+        self,
+        project_ids: Sequence[str],
+        *,
+        start: datetime.datetime,
+        end: datetime.datetime,
+        granularity: str = "monthly",
+        org_id: str | None = None,
+    ) -> list[models.ProjectConsumption]:
+        """The consumption history of up to :data:`CONSUMPTION_BATCH` projects in one call
+        (``GET /consumption_history/projects``: Scale, Business and Enterprise plans; 403 on
+        others). ``start`` and ``end`` are rounded down to ``granularity`` by Neon.
+
+        Ids that are not the caller's (or not in ``org_id``) are simply absent from the answer.
+        """
+        ids = list(dict.fromkeys(project_ids))
+        if not ids or len(ids) > CONSUMPTION_BATCH:
+            raise ValueError(f"between 1 and {CONSUMPTION_BATCH} project ids per call")
+        page = await self._session.request_model(
+            _ConsumptionPage,
+            "GET",
+            "/consumption_history/projects",
+            params={
+                "project_ids": ",".join(ids),
+                "limit": len(ids),
+                "from": _rfc3339(start),
+                "to": _rfc3339(end),
+                "granularity": granularity,
+                "org_id": org_id,
+                "metrics": ",".join(CONSUMPTION_METRICS),
+            },
+        )
+        return page.projects
 
     async def iter_branches(
         self, project_id: str, *, search: str | None = None, page_size: int | None = None

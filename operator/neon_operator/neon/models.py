@@ -25,6 +25,8 @@ __all__ = [
     "BranchResult",
     "ConnectionDetails",
     "ConnectionParameters",
+    "ConsumptionPeriod",
+    "ConsumptionTimeframe",
     "CreatedBranch",
     "CreatedProject",
     "DataApi",
@@ -39,6 +41,7 @@ __all__ = [
     "OAuthProvider",
     "Operation",
     "Project",
+    "ProjectConsumption",
     "ProjectListItem",
     "ProjectPage",
     "ProjectResult",
@@ -323,6 +326,34 @@ class ProjectPage(NeonModel):
 
     projects: list[ProjectListItem]
     cursor: str | None = None
+
+
+class ConsumptionTimeframe(NeonModel):
+    """One timeframe of ``GET /consumption_history/projects`` (the v1 metrics; 0 when not asked)."""
+
+    timeframe_start: Timestamp
+    timeframe_end: Timestamp
+    active_time_seconds: int = 0
+    compute_time_seconds: int = 0
+    written_data_bytes: int = 0
+    synthetic_storage_size_bytes: int = 0
+
+
+class ConsumptionPeriod(NeonModel):
+    """One billing period of a project's consumption history, its timeframes oldest first."""
+
+    period_id: str
+    period_plan: str
+    period_start: Timestamp
+    period_end: Timestamp | None = None
+    consumption: list[ConsumptionTimeframe] = []
+
+
+class ProjectConsumption(NeonModel):
+    """The consumption history of one project."""
+
+    project_id: str
+    periods: list[ConsumptionPeriod] = []
 
 
 class BranchPage(NeonModel):

@@ -392,7 +392,17 @@ def _consumption(found: neon.Project) -> Consumption:
         synthetic_storage_size_bytes=found.synthetic_storage_size,
         period_start=moment(found.consumption_period_start),
         period_end=moment(found.consumption_period_end),
+        source="project",
     )
+
+
+def _kept(current: Consumption | None, found: Consumption) -> Consumption:
+    """What a drift check records: the project's counters, unless the consumption poller
+    (:mod:`neon_operator.handlers.consumption`) wrote history there; the drift check then adds
+    only the data transfer the history lacks, so the two sources never take turns."""
+    if current is None or current.source != "history":
+        return found
+    return current.model_copy(update={"data_transfer_bytes": found.data_transfer_bytes})
 
 
 def _project(found: neon.Project, origin: str) -> _Project:
@@ -452,7 +462,7 @@ async def _record_found(
 def _record_ids(report: AppReport, project: _Project) -> None:
     endpoint = project.endpoint
     if project.consumption is not None:
-        report.update(consumption=project.consumption)
+        report.update(consumption=_kept(report.status.consumption, project.consumption))
     report.update(
         project_id=project.id,
         region_id=project.region_id,

@@ -1,0 +1,111 @@
+"""The consumption poller against the emulator: many projects per Neon call, status and gauges."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import pytest
+
+from neon_operator import metrics, neon
+from neon_operator.handlers.consumption import ConsumptionPoller
+from neon_operator.neon import ApiCall
+
+pytestmark = pytest.mark.integration
+
+PLURAL = "neonappdatabases"
+NAMESPACE = "apps"
+
+
+async def _app(op: Any, name: str, tier: str) -> dict[str, Any]:
+    """A NeonAppDatabase whose project exists in Neon and is recorded in status."""
+    created = await op.neon.create_project(tier, name=name)
+    project = created["project"]
+    for endpoint in created["endpoints"]:  # idle computes: numbers that stay put
+        path = f"/projects/{project['id']}/endpoints/{endpoint['id']}/suspend"
+        for _ in range(500):  # 423 while the create's operations still run (20 ms each)
+            response = await op.neon.api.post(path)
+            if response.status_code != 423:
+                break
+            await asyncio.sleep(0.02)
+        response.raise_for_status()
+    op.apply(PLURAL, name, {"configRef": {"name": "default"}, "tier": tier})
+    await op.kube.patch_status(
+        op.ref(PLURAL, name),
+        {"projectId": project["id"], "orgId": project["org_id"], "tier": tier},
+    )
+    return op.body(PLURAL, name)
+
+
+def _gauge(name: str, tier: str, field: str = "compute_time_seconds") -> float | None:
+    labels = {"namespace": NAMESPACE, "name": name, "tier": tier}
+    return metrics.REGISTRY.get_sample_value(f"neon_operator_consumption_{field}", labels)
+
+
+async def test_projects_are_fetched_a_batch_per_call_into_status_and_gauges(
+    op: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(neon, "CONSUMPTION_BATCH", 2)
+    names = [f"usage-{i}" for i in range(5)]
+    poller = ConsumptionPoller(op.ctx, interval=3600, share=1.0)
+    for name in names:
+        poller.track(await _app(op, name, "paid"))
+    account = await op.accounts.get("default", namespace=None)
+    sent: list[ApiCall] = []
+    account.client.calls.subscribe(sent.append)
+
+    await poller.poll()
+
+    history = [c for c in sent if c.route == "/consumption_history/projects"]
+    assert len(history) == math.ceil(len(names) / 2) == 3
+    assert {c.priority for c in history} == {neon.Priority.DRIFT}
+    for name in names:
+        consumption = op.status(PLURAL, name)["consumption"]
+        assert consumption["source"] == "history"
+        assert consumption["computeTimeSeconds"] >= 0
+        assert consumption["periodStart"]
+        assert _gauge(name, "paid") == consumption["computeTimeSeconds"]
+        assert (
+            _gauge(name, "paid", "synthetic_storage_size_bytes")
+            == (consumption["syntheticStorageSizeBytes"])
+        )
+        assert _gauge(name, "paid", "data_transfer_bytes") is None  # history has none
+
+    versions = {name: op.body(PLURAL, name)["metadata"]["resourceVersion"] for name in names}
+    await poller.poll()  # nothing changed in Neon: no status write
+    assert {n: op.body(PLURAL, n)["metadata"]["resourceVersion"] for n in names} == versions
+
+    poller.untrack(op.body(PLURAL, names[0])["metadata"]["uid"])
+    assert _gauge(names[0], "paid") is None
+    assert _gauge(names[1], "paid") is not None
+
+
+async def test_an_organization_without_consumption_history_is_left_to_drift_checks(
+    op: Any,
+) -> None:
+    poller = ConsumptionPoller(op.ctx, interval=3600, share=1.0)
+    poller.track(await _app(op, "free-usage", "free"))  # the free plan: Neon answers 403
+
+    await poller.poll()
+
+    assert "consumption" not in op.status(PLURAL, "free-usage")
+    assert _gauge("free-usage", "free") is None
+
+
+async def test_a_drift_check_keeps_the_history_and_adds_the_data_transfer(op: Any) -> None:
+    op.apply(PLURAL, "drifting", {"configRef": {"name": "default"}, "tier": "paid"})
+    await op.reconcile(PLURAL, "drifting")
+    assert op.status(PLURAL, "drifting")["consumption"]["source"] == "project"
+    poller = ConsumptionPoller(op.ctx, interval=3600, share=1.0)
+    poller.track(op.body(PLURAL, "drifting"))
+    await poller.poll()
+    recorded = op.status(PLURAL, "drifting")["consumption"]
+    assert recorded["source"] == "history"
+
+    await op.reconcile(PLURAL, "drifting", resync=False)
+
+    after = op.status(PLURAL, "drifting")["consumption"]
+    assert after["source"] == "history"
+    assert after["computeTimeSeconds"] == recorded["computeTimeSeconds"]
+    assert "dataTransferBytes" in after
