@@ -2,6 +2,9 @@
 priority, reconcile outcomes by kind, and the operator's own Kubernetes requests by verb and
 resource.
 
+Each NeonAppDatabase's current-period consumption is a set of gauges (``CONSUMPTION``, labels
+namespace, name, tier), kept by :mod:`neon_operator.handlers.consumption`.
+
 Route labels are Neon's path templates (``/projects/{project_id}``), never concrete ids, so the
 label space stays small. Served by ``neon-operator run --metrics-port``.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from typing import Any
 
 import pytest
@@ -109,3 +110,16 @@ async def test_a_drift_check_keeps_the_history_and_adds_the_data_transfer(op: An
     assert after["source"] == "history"
     assert after["computeTimeSeconds"] == recorded["computeTimeSeconds"]
     assert "dataTransferBytes" in after
+
+
+def test_consumption_gauges_are_named_by_prometheus_rules() -> None:
+    families = {
+        family.name: family
+        for family in metrics.REGISTRY.collect()
+        if family.name.startswith("neon_operator_consumption_")
+    }
+
+    assert len(families) == len(metrics.CONSUMPTION) == 5
+    for name, family in families.items():
+        assert family.type == "gauge", name  # they reset every billing period
+        assert re.fullmatch(r"neon_operator_consumption_[a-z_]+_(seconds|bytes)", name), name
