@@ -58,15 +58,16 @@ class Tracked:
     tier: str
     org_id: str | None
     """The organization holding its project (status), else its tier's."""
-    project_id: str
+    project_id: str | None
+    """``None`` until its first reconcile recorded one (the poller then reads it again)."""
     consumption: Consumption | None
 
 
 def tracked(body: dict[str, Any]) -> Tracked | None:
-    """What the poller keeps of a NeonAppDatabase (``None`` before it has a project)."""
+    """What the poller keeps of a NeonAppDatabase (``None`` once it is being deleted)."""
     db = NeonAppDatabase.model_validate(body)
     status = db.status
-    if status.project_id is None or db.metadata.deletion_timestamp is not None:
+    if db.metadata.deletion_timestamp is not None:
         return None
     return Tracked(
         namespace=db.metadata.namespace or "default",
@@ -160,14 +161,29 @@ class ConsumptionPoller:
 
     async def poll(self) -> None:
         """One round: every lane's projects, batch by batch."""
+        for item in [i for i in self._tracked.values() if i.project_id is None]:
+            await self._reread(item)  # tracked before its first reconcile recorded a project
         lanes: dict[str, list[Tracked]] = {}
         for item in self._tracked.values():
-            lanes.setdefault(item.lane, []).append(item)
+            if item.project_id is not None:
+                lanes.setdefault(item.lane, []).append(item)
         for lane, items in lanes.items():
             try:
                 await self._poll_lane(lane, items)
             except accounts.AccountProblem as problem:
                 logger.info("no consumption for NeonConfig %s: %s", lane, problem.reason)
+
+    async def _reread(self, item: Tracked) -> None:
+        fresh = await self.ctx.kube.read_object(self._ref(item))
+        if fresh is None or (fresh.get("metadata") or {}).get("uid") != item.uid:
+            self.untrack(item.uid)
+        elif item.uid in self._tracked:
+            self.track(fresh)
+
+    def _ref(self, item: Tracked) -> kube.ObjectRef:
+        return kube.ObjectRef(
+            appdatabase.KIND, appdatabase.PLURAL, item.name, item.uid, item.namespace
+        )
 
     async def _poll_lane(self, lane: str, items: list[Tracked]) -> None:
         account = await self.ctx.accounts.get(lane, namespace=None)
@@ -184,7 +200,7 @@ class ConsumptionPoller:
             organizations.setdefault(org, []).append(item)
         first = True
         for org, members in organizations.items():
-            ids = sorted({m.project_id for m in members})
+            ids = sorted({m.project_id for m in members if m.project_id is not None})
             for start in range(0, len(ids), neon.CONSUMPTION_BATCH):
                 if not first:
                     await self._sleep(gap)
@@ -237,9 +253,7 @@ class ConsumptionPoller:
     async def _write(self, item: Tracked, numbers: dict[str, Any]) -> Consumption | None:
         """Patch ``status.consumption`` of the resource as it is now, if it still has that
         project; what it holds afterwards."""
-        ref = kube.ObjectRef(
-            appdatabase.KIND, appdatabase.PLURAL, item.name, item.uid, item.namespace
-        )
+        ref = self._ref(item)
         async with self.ctx.lock(item.uid):
             fresh = await self.ctx.kube.read_object(ref)
             metadata = (fresh or {}).get("metadata", {})

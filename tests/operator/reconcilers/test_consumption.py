@@ -82,6 +82,22 @@ async def test_projects_are_fetched_a_batch_per_call_into_status_and_gauges(
     assert _gauge(names[1], "paid") is not None
 
 
+async def test_an_app_tracked_before_it_had_a_project_is_read_again(op: Any) -> None:
+    poller = ConsumptionPoller(op.ctx, interval=3600, share=1.0)
+    op.apply(PLURAL, "young", {"configRef": {"name": "default"}, "tier": "paid"})
+    poller.track(op.body(PLURAL, "young"))  # kopf hands the upkeep the body it reconciled
+    op.kube.delete(PLURAL, "young", namespace=NAMESPACE)
+    op.kube.remove_finalizer(PLURAL, "young", op.settings.finalizer, namespace=NAMESPACE)
+    await _app(op, "young", "paid")  # a new object of the same name: another uid
+    poller.track(op.body(PLURAL, "young") | {"status": {}})
+
+    await poller.poll()
+
+    assert len(poller) == 1
+    assert op.status(PLURAL, "young")["consumption"]["source"] == "history"
+    assert _gauge("young", "paid") is not None
+
+
 async def test_an_organization_without_consumption_history_is_left_to_drift_checks(
     op: Any,
 ) -> None:
