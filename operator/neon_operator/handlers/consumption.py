@@ -167,11 +167,16 @@ class ConsumptionPoller:
         for item in self._tracked.values():
             if item.project_id is not None:
                 lanes.setdefault(item.lane, []).append(item)
-        for lane, items in lanes.items():
-            try:
-                await self._poll_lane(lane, items)
-            except accounts.AccountProblem as problem:
-                logger.info("no consumption for NeonConfig %s: %s", lane, problem.reason)
+        # Lanes are separate budgets: each paces itself, all at once.
+        await asyncio.gather(*(self._poll_lane(lane, items) for lane, items in lanes.items()))
+
+    async def _poll_lane(self, lane: str, items: list[Tracked]) -> None:
+        try:
+            await self._poll_account(lane, items)
+        except accounts.AccountProblem as problem:
+            logger.info("no consumption for NeonConfig %s: %s", lane, problem.reason)
+        except Exception:
+            logger.exception("consumption of NeonConfig %s failed", lane)
 
     async def _reread(self, item: Tracked) -> None:
         fresh = await self.ctx.kube.read_object(self._ref(item))
@@ -185,7 +190,7 @@ class ConsumptionPoller:
             appdatabase.KIND, appdatabase.PLURAL, item.name, item.uid, item.namespace
         )
 
-    async def _poll_lane(self, lane: str, items: list[Tracked]) -> None:
+    async def _poll_account(self, lane: str, items: list[Tracked]) -> None:
         account = await self.ctx.accounts.get(lane, namespace=None)
         per_minute = account.config.spec.rate_limit.requests_per_minute
         gap = 60.0 / (self.share * per_minute) if per_minute and self.share > 0 else 0.0
@@ -200,13 +205,18 @@ class ConsumptionPoller:
             organizations.setdefault(org, []).append(item)
         first = True
         for org, members in organizations.items():
-            ids = sorted({m.project_id for m in members if m.project_id is not None})
+            owners: dict[str, list[Tracked]] = {}
+            for member in members:
+                if member.project_id is not None:
+                    owners.setdefault(member.project_id, []).append(member)
+            ids = sorted(owners)
             for start in range(0, len(ids), neon.CONSUMPTION_BATCH):
                 if not first:
                     await self._sleep(gap)
                 first = False
                 batch = ids[start : start + neon.CONSUMPTION_BATCH]
-                if not await self._fetch(account.client, org, batch, members):
+                batch_owners = [m for project in batch for m in owners[project]]
+                if not await self._fetch(account.client, org, batch, batch_owners):
                     break  # no history for this organization: its drift checks fill in
 
     async def _fetch(
@@ -228,7 +238,7 @@ class ConsumptionPoller:
             return True
         by_project = {p.project_id: p for p in found}
         for member in members:
-            history = by_project.get(member.project_id)
+            history = by_project.get(member.project_id or "")
             numbers = _from_history(history) if history is not None else None
             if numbers is not None:
                 await self._record(member, numbers)
