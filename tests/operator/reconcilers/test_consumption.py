@@ -49,7 +49,12 @@ async def test_projects_are_fetched_a_batch_per_call_into_status_and_gauges(
 ) -> None:
     monkeypatch.setattr(neon, "CONSUMPTION_BATCH", 2)
     names = [f"usage-{i}" for i in range(5)]
-    poller = ConsumptionPoller(op.ctx, interval=3600, share=1.0)
+    paused: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        paused.append(seconds)
+
+    poller = ConsumptionPoller(op.ctx, interval=3600, share=0.5, sleep=pause)
     for name in names:
         poller.track(await _app(op, name, "paid"))
     account = await op.accounts.get("default", namespace=None)
@@ -61,6 +66,8 @@ async def test_projects_are_fetched_a_batch_per_call_into_status_and_gauges(
     history = [c for c in sent if c.route == "/consumption_history/projects"]
     assert len(history) == math.ceil(len(names) / 2) == 3
     assert {c.priority for c in history} == {neon.Priority.DRIFT}
+    budget = account.config.spec.rate_limit.requests_per_minute
+    assert paused == [60 / (0.5 * budget)] * 2  # between batches, within half the budget
     for name in names:
         consumption = op.status(PLURAL, name)["consumption"]
         assert consumption["source"] == "history"
