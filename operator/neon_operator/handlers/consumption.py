@@ -81,8 +81,12 @@ def tracked(body: dict[str, Any]) -> Tracked | None:
     )
 
 
-def _month(now: datetime.datetime) -> datetime.datetime:
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+def _month(now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
+    """The calendar month of ``now``: Neon rounds ``from`` and ``to`` down to the granularity,
+    so ``to`` must be the next month's start for the current month to be in the answer."""
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = (start + datetime.timedelta(days=32)).replace(day=1)
+    return start, following
 
 
 def _from_history(found: neon.ProjectConsumption) -> dict[str, Any] | None:
@@ -223,13 +227,11 @@ class ConsumptionPoller:
         self, client: neon.NeonClient, org: str | None, ids: list[str], members: list[Tracked]
     ) -> bool:
         """One call for ``ids``; record what it says. ``False``: the organization has none."""
-        now = self._now()
+        start, end = _month(self._now())
         self.calls += 1
         try:
             with neon.prioritized(neon.Priority.DRIFT):
-                found = await client.consumption_history(
-                    ids, start=_month(now), end=now, org_id=org
-                )
+                found = await client.consumption_history(ids, start=start, end=end, org_id=org)
         except (neon.ForbiddenError, neon.NotFound) as error:
             logger.info("no consumption history for organization %s: %s", org, error)
             return False
