@@ -255,3 +255,46 @@ def test_timestamps_keep_whole_seconds_like_the_apiserver() -> None:
     )
 
     assert condition.model_dump(mode="json")["lastTransitionTime"] == "2025-01-01T12:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("branch", "message"),
+    [
+        ({"roleName": "é" * 32}, "at most 63 bytes"),  # 32 characters, 64 bytes
+        ({"databaseName": "🐘" * 16}, "at most 63 bytes"),
+        ({"roleName": "pg_admin"}, "must not start with pg_"),
+    ],
+)
+def test_postgres_names_are_held_to_63_bytes_and_roles_off_pg_(
+    branch: dict[str, str], message: str
+) -> None:
+    with pytest.raises(pydantic.ValidationError, match=message):
+        models.NeonAppDatabaseSpec.model_validate({"branch": branch})
+    assert models.NeonAppDatabaseSpec.model_validate(
+        {"branch": {"roleName": "ü" * 31, "databaseName": "pg_data"}}
+    )
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        {"labels": {"bad key!": "x"}},
+        {"labels": {"team": "not valid!"}},
+        {"labels": {"a" * 64: "x"}},
+        {"annotations": {"/": "x"}},
+    ],
+)
+def test_connection_secret_labels_and_annotations_are_kubernetes_ones(
+    secret: dict[str, Any],
+) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        models.NeonAppDatabaseSpec.model_validate({"connectionSecret": secret})
+
+
+def test_a_name_too_long_for_a_label_value_becomes_a_short_unique_one() -> None:
+    long_one, other = "a" * 200, "a" * 199 + "b"
+
+    assert models.label_value("todo-app.v2") == "todo-app.v2"
+    assert len(models.label_value(long_one)) == 63
+    assert re.fullmatch(models.common.LABEL_VALUE_PATTERN, models.label_value(long_one))
+    assert models.label_value(long_one) != models.label_value(other)

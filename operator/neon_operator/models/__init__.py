@@ -41,6 +41,7 @@ from neon_operator.models.common import (
     ObjectMeta,
     SecretKeyRef,
     Status,
+    label_value,
 )
 from neon_operator.models.compute import COMPUTE_SIZES, Compute
 from neon_operator.models.integrations import (
@@ -138,4 +139,5 @@ __all__ = [
     "SelectorOperator",
     "SnapshotRef",
     "Status",
+    "label_value",
 ]

@@ -14,14 +14,17 @@ operator reports `Ready=False` if the pinned value differs from the project's.
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal
+import re
+from typing import Annotated, Any, Final, Literal
 
 import pydantic
 from pydantic import Field, StringConstraints
 
 from neon_operator.models.common import (
+    QUALIFIED_NAME_PATTERN,
     CreatedStatus,
     DeletionPolicy,
+    LabelValue,
     Model,
     ObjectMeta,
     ObjectName,
@@ -46,10 +49,72 @@ KIND: Final = "NeonAppDatabase"
 SECRET_NAME_SUFFIX: Final = "-neon"
 PROJECT_ID_PATTERN: Final = r"^[a-z0-9-]{1,60}$"
 
-PostgresName = Annotated[str, StringConstraints(min_length=1, max_length=63)]
-"""A Postgres role or database name (Neon: at most 63 bytes)."""
-LabelValue = Annotated[str, StringConstraints(max_length=63)]
+POSTGRES_NAME_BYTES: Final = 63
+"""Postgres truncates identifiers to NAMEDATALEN - 1 = 63 bytes; Neon refuses longer names."""
+POSTGRES_NAME_MESSAGE: Final = (
+    "must be at most 63 bytes in UTF-8 (Postgres' identifier limit; a letter such as é takes "
+    "2 bytes, an emoji 4): use a shorter name"
+)
+ROLE_PREFIX_MESSAGE: Final = (
+    "roleName must not start with pg_: Postgres reserves that prefix for its own roles"
+)
+
+
+def _postgres_name(value: str) -> str:
+    if len(value.encode()) > POSTGRES_NAME_BYTES:
+        raise ValueError(POSTGRES_NAME_MESSAGE)
+    return value
+
+
+def _role_name(value: str) -> str:
+    if value.startswith("pg_"):
+        raise ValueError(ROLE_PREFIX_MESSAGE)
+    return value
+
+
+PostgresName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=POSTGRES_NAME_BYTES),
+    pydantic.AfterValidator(_postgres_name),
+    Field(
+        json_schema_extra=validations(
+            cel(f"size(bytes(self)) <= {POSTGRES_NAME_BYTES}", POSTGRES_NAME_MESSAGE)
+        )
+    ),
+]
+"""A Postgres database name: at most 63 bytes (not characters)."""
+RoleName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=POSTGRES_NAME_BYTES),
+    pydantic.AfterValidator(_postgres_name),
+    pydantic.AfterValidator(_role_name),
+    Field(
+        json_schema_extra=validations(
+            cel(f"size(bytes(self)) <= {POSTGRES_NAME_BYTES}", POSTGRES_NAME_MESSAGE),
+            cel("!self.startsWith('pg_')", ROLE_PREFIX_MESSAGE),
+        )
+    ),
+]
+"""A Postgres role name: a :data:`PostgresName` outside Postgres' reserved `pg_` prefix."""
+
+LABEL_KEYS_MESSAGE: Final = (
+    "every key must be a Kubernetes label key: an optional DNS prefix and '/', then at most 63 "
+    "letters, digits, '-', '_' or '.', starting and ending with a letter or digit (e.g. "
+    "example.com/team)"
+)
+ANNOTATION_KEYS_MESSAGE: Final = LABEL_KEYS_MESSAGE.replace("label key", "annotation key")
 AnnotationValue = Annotated[str, StringConstraints(max_length=8192)]
+
+
+def _qualified_keys(message: str) -> dict[str, Any]:
+    return validations(
+        cel(
+            f"self.all(k, size(k) <= 317 && k.matches(r'{QUALIFIED_NAME_PATTERN}'))",
+            message,
+        )
+    )
+
+
 ProjectId = Annotated[str, StringConstraints(pattern=PROJECT_ID_PATTERN, max_length=60)]
 """A Neon project id, e.g. `cold-bonus-61650555`."""
 
@@ -67,9 +132,10 @@ class BranchSettings(Model):
     name: Annotated[str, StringConstraints(min_length=1, max_length=256)] = "main"
     """Name of the default branch."""
     database_name: PostgresName = "neondb"
-    """Name of the database created on the default branch."""
-    role_name: PostgresName = "neondb_owner"
-    """Name of the role that owns the database (the connection Secret's user)."""
+    """Name of the database created on the default branch (at most 63 bytes)."""
+    role_name: RoleName = "neondb_owner"
+    """Name of the role that owns the database (the connection Secret's user); at most 63
+    bytes, not starting with `pg_`."""
 
 
 class ConnectionSecretSpec(Model):
@@ -90,10 +156,25 @@ class ConnectionSecretSpec(Model):
         str, StringConstraints(pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$", max_length=64)
     ] = ""
     """Prefix for every key (e.g. `APP_` gives `APP_DATABASE_URL`), safe as an env var name."""
-    labels: dict[str, LabelValue] = Field(default_factory=dict, max_length=64)
-    """Extra labels on the Secret."""
-    annotations: dict[str, AnnotationValue] = Field(default_factory=dict, max_length=64)
+    labels: dict[str, LabelValue] = Field(
+        default_factory=dict, max_length=64, json_schema_extra=_qualified_keys(LABEL_KEYS_MESSAGE)
+    )
+    """Extra labels on the Secret (Kubernetes label keys and values)."""
+    annotations: dict[str, AnnotationValue] = Field(
+        default_factory=dict,
+        max_length=64,
+        json_schema_extra=_qualified_keys(ANNOTATION_KEYS_MESSAGE),
+    )
     """Extra annotations on the Secret (e.g. for a reloader)."""
+
+    @pydantic.field_validator("labels", "annotations")
+    @classmethod
+    def _qualified(cls, value: dict[str, str], info: pydantic.ValidationInfo) -> dict[str, str]:
+        if not all(len(k) <= 317 and re.fullmatch(QUALIFIED_NAME_PATTERN, k) for k in value):
+            raise ValueError(
+                LABEL_KEYS_MESSAGE if info.field_name == "labels" else ANNOTATION_KEYS_MESSAGE
+            )
+        return value
 
     def secret_name(self, resource_name: str) -> str:
         """The Secret's name for the resource named `resource_name`."""

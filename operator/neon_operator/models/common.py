@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import datetime
 import enum
+import hashlib
+import re
 from typing import Annotated, Any, Final, Literal
 
 import pydantic
@@ -48,6 +50,30 @@ REGION_PATTERN: Final = r"^[a-z]+-[a-z0-9-]+$"
 
 PG_VERSIONS: Final = (14, 18)
 """Oldest and newest Postgres major version Neon offers."""
+
+LABEL_VALUE_PATTERN: Final = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+"""A Kubernetes label value (at most 63 characters)."""
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)]
+"""A label value: at most 63 letters, digits, `-`, `_` or `.`, starting and ending with a
+letter or digit (or empty)."""
+
+QUALIFIED_NAME_PATTERN: Final = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+"""A Kubernetes label or annotation key: an optional DNS-subdomain prefix and `/`, then a name
+of at most 63 letters, digits, `-`, `_` and `.` that starts and ends with a letter or digit."""
+
+
+def label_value(text: str) -> str:
+    """`text` (an object's name) as a label value: itself when it is one, else its first 52
+    characters and a digest of the whole (unique, and still recognisable)."""
+    if len(text) <= 63 and re.fullmatch(LABEL_VALUE_PATTERN, text):
+        return text
+    head = re.sub(r"[^-A-Za-z0-9_.]", "", text)[:52]
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    return f"{head}-{digest}" if head and head[0].isalnum() else digest
+
 
 Timestamp = Annotated[
     datetime.datetime, pydantic.AfterValidator(lambda moment: moment.replace(microsecond=0))

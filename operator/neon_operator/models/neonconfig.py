@@ -21,6 +21,7 @@ import pydantic
 from pydantic import Field, StringConstraints, field_validator
 
 from neon_operator.models.common import (
+    LabelValue,
     Model,
     NamespaceName,
     ObjectMeta,
@@ -50,9 +51,7 @@ NAMESPACE_PATTERN: Final = r"^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"
 NamespacePattern = Annotated[
     str, StringConstraints(pattern=NAMESPACE_PATTERN, min_length=1, max_length=63)
 ]
-LABEL_VALUE_PATTERN: Final = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317)]
-LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)]
 
 VALUES_MESSAGE: Final = (
     "values must list at least one value for operators In and NotIn, and be empty for Exists "

@@ -38,7 +38,9 @@ from neon_operator.models.common import (
 
 KIND: Final = "NeonSnapshotSchedule"
 SCHEDULE_LABEL: Final = f"{GROUP}/schedule"
-"""Label on every NeonSnapshot a schedule made: the schedule's name."""
+"""Label on every NeonSnapshot a schedule made: the schedule's name (as
+:func:`~neon_operator.models.common.label_value` makes a label value of it: a name longer than
+63 characters is shortened with a digest)."""
 SCHEDULED_TIME_ANNOTATION: Final = f"{GROUP}/scheduled-time"
 """Annotation on every NeonSnapshot a schedule made: the due time it was made for (RFC 3339)."""
 PREFIX_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"

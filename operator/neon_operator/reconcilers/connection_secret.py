@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from neon_operator import connection, kube, neon
+from neon_operator.models import label_value
 from neon_operator.models.appdatabase import ConnectionSecretSpec
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.references import namespace_of
@@ -110,7 +111,7 @@ class Desired:
             password=password,
         )
         data = connection.render(creds, key_prefix=self.key_prefix)
-        labels = {**self.labels, **MANAGED_BY, f"{PREFIX}/owner": self.owner.name}
+        labels = {**self.labels, **MANAGED_BY, f"{PREFIX}/owner": label_value(self.owner.name)}
         managed = {"labels": sorted(self.labels), "annotations": sorted(self.annotations)}
         annotations = {
             **self.annotations,

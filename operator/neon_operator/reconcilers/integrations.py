@@ -23,6 +23,7 @@ import hashlib
 from typing import Any, Final
 
 from neon_operator import errors, kube, neon
+from neon_operator.models import label_value
 from neon_operator.models.integrations import (
     AUTH_SECRET_SUFFIX,
     DataApiSpec,
@@ -421,7 +422,7 @@ async def _write_secret(
             data[prefix + JWKS_URL] = found.jwks_url
     if data_api_url is not None:
         data[prefix + DATA_API_URL] = data_api_url
-    labels = {**MANAGED_BY, f"{PREFIX}/owner": target.owner.name}
+    labels = {**MANAGED_BY, f"{PREFIX}/owner": label_value(target.owner.name)}
     changes: dict[str, str | None] = dict(data)
     if current is not None:
         managed = {prefix + key for key in _KEYS}

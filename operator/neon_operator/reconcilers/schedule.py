@@ -27,7 +27,14 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from neon_operator import cron
-from neon_operator.models import API_VERSION, READY, NeonSnapshotSchedule, appdatabase, snapshot
+from neon_operator.models import (
+    API_VERSION,
+    READY,
+    NeonSnapshotSchedule,
+    appdatabase,
+    label_value,
+    snapshot,
+)
 from neon_operator.models.schedule import (
     KIND,
     SCHEDULE_LABEL,
@@ -141,7 +148,7 @@ def _created(body: dict[str, Any], now: datetime.datetime) -> datetime.datetime:
 
 async def _taken(ctx: Context, sched: NeonSnapshotSchedule, namespace: str) -> list[Taken]:
     """The schedule's NeonSnapshots that are not being deleted."""
-    selector = f"{SCHEDULE_LABEL}={sched.metadata.name}"
+    selector = f"{SCHEDULE_LABEL}={label_value(sched.metadata.name)}"
     found = await ctx.kube.list_objects(PLURALS[snapshot.KIND], namespace, label_selector=selector)
     return [_as_taken(body) for body in found if not body["metadata"].get("deletionTimestamp")]
 
@@ -194,7 +201,7 @@ async def _take(
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": {SCHEDULE_LABEL: sched.metadata.name},
+            "labels": {SCHEDULE_LABEL: label_value(sched.metadata.name)},
             "annotations": {SCHEDULED_TIME_ANNOTATION: stamp},
             "ownerReferences": [owner, app_owner],
         },
@@ -205,7 +212,7 @@ async def _take(
         return Taken(name=name, time=slot, ready=False)
     existing = await ctx.kube.read_object(reference(snapshot.KIND, name, namespace))
     labels = (existing or {}).get("metadata", {}).get("labels", {})
-    if existing is not None and labels.get(SCHEDULE_LABEL) != sched.metadata.name:
+    if existing is not None and labels.get(SCHEDULE_LABEL) != label_value(sched.metadata.name):
         message = (
             f"NeonSnapshot {name} exists but was not made by this schedule; set "
             "spec.snapshotNamePrefix to a prefix no other schedule or snapshot uses"
