@@ -109,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
         help="fraction of each key's Neon request budget those fetches may use (default 0.05)",
     )
     run.add_argument(
+        "--config-refresh-interval",
+        type=float,
+        default=None,
+        help="seconds between checks of each NeonConfig's API key with Neon; a rejected or "
+        "replaced key shows within one (default 300)",
+    )
+    run.add_argument(
         "--retry-delay",
         type=float,
         default=None,
@@ -220,6 +227,7 @@ def _run(args: argparse.Namespace) -> int:
         "consumption_interval": args.consumption_interval,
         "consumption_share": args.consumption_share,
         "retry_delay": args.retry_delay,
+        "config_refresh_interval": args.config_refresh_interval,
         "leader_election_id": args.leader_election_id,
         "leader_election_namespace": args.leader_election_namespace,
         "lease_duration": args.leader_election_lease_duration,

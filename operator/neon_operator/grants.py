@@ -129,11 +129,17 @@ def message(config: str, namespace: str, spec: NeonConfigSpec) -> str:
     )
 
 
+STOPPED_ON_CONFIG: Final = frozenset({REASON, "ApiKeyRejected"})
+"""Reasons a resource stops on its NeonConfig that lift without a change of the resource: its
+grant revoked, its key rejected (see :mod:`neon_operator.accounts`)."""
+
+
 def revoked(status: Status) -> bool:
-    """Whether a resource last stopped on its grant: its next resync must reconcile in full
-    (not only check its Secret), so that it turns Ready again once the grant is back."""
+    """Whether a resource last stopped on its NeonConfig (:data:`STOPPED_ON_CONFIG`): its next
+    resync must reconcile in full (not only check its Secret), so that it turns Ready again
+    once the grant or a valid key is back."""
     ready = status.condition(READY)
-    return ready is not None and ready.reason == REASON
+    return ready is not None and ready.reason in STOPPED_ON_CONFIG
 
 
 class LabelSource(Protocol):

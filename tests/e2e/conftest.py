@@ -231,6 +231,36 @@ class Neon:
         return int(log["last"]), list(log["requests"])
 
 
+def create_neon_config(
+    api: ApiClient,
+    emulator: devstack.Emulator,
+    name: str,
+    key_secret: tuple[str, str],
+    namespaces: list[str],
+) -> None:
+    """A NeonConfig of the emulator's two tiers whose key is in Secret ``key_secret``
+    (namespace, name), granted to ``namespaces`` only."""
+    client.CustomObjectsApi(api).create_cluster_custom_object(
+        GROUP,
+        VERSION,
+        "neonconfigs",
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "NeonConfig",
+            "metadata": {"name": name},
+            "spec": {
+                "apiUrl": emulator.api_url,
+                "apiKeySecretRef": {"namespace": key_secret[0], "name": key_secret[1]},
+                "organizations": {
+                    "free": emulator.organizations["sponsored"],
+                    "paid": emulator.organizations["paid"],
+                },
+                "allowedNamespaces": namespaces,
+            },
+        },
+    )
+
+
 @pytest.fixture(scope="session")
 def neon(local_stack: devstack.Stack) -> Iterator[Neon]:
     assert local_stack.emulator is not None

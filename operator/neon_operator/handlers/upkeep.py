@@ -106,8 +106,8 @@ class Upkeep:
         self._pending: set[str] = set()
         self._checking: dict[str, asyncio.Task[Any]] = {}
         self._preempted: set[str] = set()
-        self._ungranted: set[str] = set()
-        """Objects a sweep found their NeonConfig no longer grants."""
+        self._stopped: set[str] = set()
+        """Objects a sweep found stopped on their NeonConfig (grant revoked, key rejected)."""
         if secrets is not None:
             secrets.listener = self.secret_changed
 
@@ -126,7 +126,7 @@ class Upkeep:
     def untrack(self, uid: str) -> None:
         """Forget a deleted object."""
         self.scheduler.withdraw(uid)
-        self._ungranted.discard(uid)
+        self._stopped.discard(uid)
         self.consumption.untrack(uid)
 
     def preempt(self, uid: str) -> None:
@@ -216,25 +216,26 @@ class Upkeep:
         while True:
             await asyncio.sleep(self.ctx.settings.resync_interval)
             for target in self.scheduler.targets():
-                if self.healthy(target) is False or await self._grant_changed(target):
+                if self.healthy(target) is False or await self._config_changed(target):
                     self.request_repair(target.kind, target.namespace, target.name, target.uid)
 
-    async def _grant_changed(self, target: drift.Target) -> bool:
-        """Whether the target's NeonConfig stopped granting its namespace, or grants it again
-        since a sweep saw it revoked: its repair then reports or lifts ``NeonConfigNotGranted``.
-        A cached lookup (Namespace labels are read at most every 30 s), no Neon call."""
+    async def _config_changed(self, target: drift.Target) -> bool:
+        """Whether the target's NeonConfig stopped serving it (its grant revoked, its key
+        rejected), or serves it again since a sweep saw that: its repair then reports or lifts
+        ``NeonConfigNotGranted`` / ``ApiKeyRejected``. A cached lookup (Namespace labels are
+        read at most every 30 s, a rejected key's Secret every few seconds), no Neon call."""
         try:
             await self.ctx.accounts.get(target.lane, namespace=target.namespace)
         except accounts.AccountProblem as problem:
-            if problem.reason != grants.REASON or target.uid in self._ungranted:
+            if problem.reason not in grants.STOPPED_ON_CONFIG or target.uid in self._stopped:
                 return False  # other problems: the change handlers and drift checks report them
-            self._ungranted.add(target.uid)
+            self._stopped.add(target.uid)
             return True
         except Exception as error:  # the sweep goes on; the next one asks again
-            logger.warning("cannot check the grant of %s %s/%s: %s", *_about(target), error)
+            logger.warning("cannot check the NeonConfig of %s %s/%s: %s", *_about(target), error)
             return False
-        if target.uid in self._ungranted:
-            self._ungranted.discard(target.uid)
+        if target.uid in self._stopped:
+            self._stopped.discard(target.uid)
             return True
         return False
 

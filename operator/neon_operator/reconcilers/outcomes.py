@@ -10,6 +10,8 @@ Each reconciler runs its work inside ``async with Outcomes(ctx, report, config_n
                                                       if unset: Provisioning), passed through
     neon.InvalidRequestError (400/406/422)          → Ready/Synced=False ``on_invalid``, AwaitChange
     neon.AuthenticationError (key rejected)         → forget the client, ApiKeyRejected, RetryLater
+                                                      (a quick RetryLater, nothing reported, if
+                                                      the Secret holds a new key by now)
     neon.PermanentError (404 NeonNotFound, others)  → Ready/Synced=False, RetryLater
 
 A status that keeps ``lastSyncTime`` (the NeonAppDatabase's) gets it stamped with every failure.
@@ -74,6 +76,8 @@ class Outcomes:
             await self._fail(self.on_invalid, message, stalled=True)
             raise errors.AwaitChange(self.on_invalid, message) from None
         if isinstance(error, neon.AuthenticationError):
+            if (retry := await self.ctx.accounts.replaced(self.config_name)) is not None:
+                raise retry from None  # the Secret holds a new key: the next attempt uses it
             await self.ctx.accounts.forget(self.config_name)
             message = (
                 f"Neon rejected the API key of NeonConfig {self.config_name!r}: "
