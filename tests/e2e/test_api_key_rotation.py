@@ -14,7 +14,6 @@ made with the revoked key.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,36 +51,28 @@ class Keys:
 
 @pytest.fixture
 def rotation(
-    kube_api, local_stack: devstack.Stack, start_operator
+    kube_api, local_stack: devstack.Stack, start_operator, make_namespace
 ) -> Iterator[tuple[Apps, client.CoreV1Api, str, str]]:
     """A namespace served by its own operator, a NeonConfig of its own and that config's key
     Secret; yields the apps of the namespace, a core client, the Secret's name and the
     NeonConfig's name."""
     emulator = local_stack.emulator
     assert emulator is not None
-    run = uuid.uuid4().hex[:8]
-    namespace, config, secret = f"rot-{run}", f"rot-{run}", "neon-key"
-    core = client.CoreV1Api(kube_api)
-    objects = client.CustomObjectsApi(kube_api)
-    core.create_namespace({"metadata": {"name": namespace}})
+    namespace = make_namespace("rot-")
+    config, secret = namespace, "neon-key"
     create_neon_config(kube_api, emulator, config, (namespace, secret), [namespace])
     start_operator(
         [namespace], "rotation.log", args=("--config-refresh-interval", str(REFRESH_SECONDS))
     )
+    apps = Apps(kube_api, namespace)
     try:
-        yield Apps(kube_api, namespace), core, secret, config
+        yield apps, client.CoreV1Api(kube_api), secret, config
     finally:
-        apps = Apps(kube_api, namespace)
-        for item in apps.objects.list_namespaced_custom_object(
+        listed = apps.objects.list_namespaced_custom_object(
             GROUP, VERSION, namespace, "neonappdatabases"
-        )["items"]:
-            apps.delete(item["metadata"]["name"])
-        for item in apps.objects.list_namespaced_custom_object(
-            GROUP, VERSION, namespace, "neonappdatabases"
-        )["items"]:
-            apps.wait(item["metadata"]["name"], lambda obj: obj is None, "deleted")
-        objects.delete_cluster_custom_object(GROUP, VERSION, "neonconfigs", config)
-        core.delete_namespace(namespace)
+        )
+        apps.delete_all(item["metadata"]["name"] for item in listed["items"])
+        apps.objects.delete_cluster_custom_object(GROUP, VERSION, "neonconfigs", config)
 
 
 def put_key(core: client.CoreV1Api, namespace: str, secret: str, key: str) -> None:

@@ -23,7 +23,6 @@ import dataclasses
 import itertools
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -35,7 +34,7 @@ from kubernetes.client.rest import ApiException
 
 from neon_operator.devstack import stack as devstack
 
-from .conftest import GROUP, VERSION, OperatorProcess, condition, create_neon_config
+from .conftest import GROUP, VERSION, Apps, OperatorProcess, condition, create_neon_config
 
 pytestmark = pytest.mark.e2e
 
@@ -638,16 +637,14 @@ def tracebacks(log: str) -> list[str]:
 
 @pytest.fixture
 def hostile_world(
-    kube_api, local_stack: devstack.Stack, neon, start_operator
+    kube_api, local_stack: devstack.Stack, neon, start_operator, make_namespace
 ) -> Iterator[tuple[World, OperatorProcess, Run]]:
     emulator = local_stack.emulator
     assert emulator is not None
-    run = uuid.uuid4().hex[:6]
-    namespace, foreign = f"hostile-{run}", f"hostile-{run}-other"
+    namespace, foreign = make_namespace("hostile-"), make_namespace("hostile-")
+    run = namespace.rsplit("-", 1)[1][:6]
     core = client.CoreV1Api(kube_api)
     objects = client.CustomObjectsApi(kube_api)
-    for ns in (namespace, foreign):
-        core.create_namespace({"metadata": {"name": ns}})
     key = emulator.api_key()
     revoked = neon.post("/api_keys", {"key_name": f"hostile-{run}"})
     neon.http.delete(f"/api_keys/{revoked['id']}").raise_for_status()
@@ -712,19 +709,15 @@ def hostile_world(
     finally:
         for config in configs.values():
             state.delete(Case("NeonConfig", config, {}))
-        other.delete(Case("NeonAppDatabase", "foreign", {}))
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        while other.get(Case("NeonAppDatabase", "foreign", {})) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        for ns in (namespace, foreign):
-            core.delete_namespace(ns)
+        Apps(kube_api, foreign).delete_all(["foreign"])
+        Apps(kube_api, namespace).delete_all(["base"])
 
 
 def hostile_run(
     world: World, operator: OperatorProcess, state: Run, examples: int, neon: Any
 ) -> None:
     numbers = itertools.count()
-    run = world.namespace.rsplit("-", 1)[1]
+    run = world.namespace.rsplit("-", 1)[1][:6]
 
     @settings(
         max_examples=examples,
