@@ -57,10 +57,8 @@ PLURAL = "neonconfigs"
 REJECTED = "ApiKeyRejected"
 """Reason of a key Neon answered 401 for."""
 KEY_REPLACED = "ApiKeyReplaced"
-KEY_REPLACED_MESSAGE = (
-    "Neon rejected the API key just replaced in its Secret; retrying with the new one"
-)
-"""What a reconcile that met a key already replaced raises (a quick retry, nothing reported)."""
+"""Reason of the quick retry of a reconcile that met a key already replaced in its Secret
+(nothing is reported: the next attempt uses the new key)."""
 RECHECK_SECONDS = 30.0
 """How often a NeonConfig's key Secret is read again at most, to notice a replaced key without
 a restart or a watch on Secrets: one read per NeonConfig, whatever the number of resources."""
