@@ -357,6 +357,7 @@ class Accounts:
             rejection.checked = self.clock()
             rejection.problem = _rejected(config)
             raise rejection.problem
+        known_bad = rejection is not None and rejection.digest == digest
         cached = self._cache.get(name)
         if cached is not None and _same_client(cached, config, digest):
             self._cache[name] = dataclasses.replace(cached, config=config)
@@ -375,6 +376,11 @@ class Accounts:
             key_digest=digest,
             transfers=TransferBatcher(client),
         )
+        if known_bad:
+            # A probe of a key known rejected: not cached, so no dependent picks it up while
+            # the probe runs (its success clears the mark, and the next lookup loads it).
+            self._retire(client)
+            return account
         if cached is not None:
             self._retire(cached.client)
         self._cache[name] = account

@@ -199,6 +199,9 @@ class Upkeep:
             fresh = await self._fresh(ref)
             if fresh is not None:
                 await tended.repair(self.ctx, fresh)
+            # Reached only when the repair went through: a NeonConfig serving the object again
+            # is asked about (and the object repaired) at every sweep until then.
+            self._stopped.discard(item.uid)
 
     async def _repairs(self) -> None:
         assert self._queue is not None
@@ -234,10 +237,7 @@ class Upkeep:
         except Exception as error:  # the sweep goes on; the next one asks again
             logger.warning("cannot check the NeonConfig of %s %s/%s: %s", *_about(target), error)
             return False
-        if target.uid in self._stopped:
-            self._stopped.discard(target.uid)
-            return True
-        return False
+        return target.uid in self._stopped  # served again: repaired until that succeeds
 
     # -- drift checks ----------------------------------------------------------------------
 
