@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from neon_operator import crds
 from neon_operator.devstack import stack as devstack
 
 from .conftest import GROUP, VERSION, Apps, OperatorProcess, condition, create_neon_config
@@ -90,14 +91,7 @@ KEY_PROBLEMS = frozenset({"ApiKeyRejected", "ApiKeyMalformed", "ApiKeyMissing"})
 PROGRESS = frozenset({"Provisioning", "CreationClaimed", "AwaitingFinalize"})
 """Reasons that are not a final verdict yet (unless Neon stays unreachable: ``Synced=False``)."""
 
-PLURALS = {
-    "NeonAppDatabase": "neonappdatabases",
-    "NeonBranch": "neonbranches",
-    "NeonSnapshot": "neonsnapshots",
-    "NeonRestore": "neonrestores",
-    "NeonSnapshotSchedule": "neonsnapshotschedules",
-    "NeonConfig": "neonconfigs",
-}
+PLURALS = {kind.kind: kind.plural for kind in crds.KINDS}
 
 # -- the oracle: a value and what admission must do with it ----------------------------------
 
