@@ -37,6 +37,7 @@ from typing import Any
 import pydantic
 
 from neon_operator import errors, grants, kube
+from neon_operator.capacity import Capacity, in_flight_for
 from neon_operator.fencing import Fence
 from neon_operator.models import NeonConfig
 from neon_operator.neon import ApiCall, CallLog, NeonClient, PollPolicy, RateLimits
@@ -89,6 +90,8 @@ class Account:
     """Digest of the API key (to notice a rotated key without keeping a second copy)."""
     transfers: TransferBatcher
     """Coalesces this key's tier changes into Neon's 400-project transfer calls."""
+    capacity: Capacity
+    """Creates in flight and full organizations (:mod:`neon_operator.capacity`)."""
 
     @property
     def name(self) -> str:
@@ -375,6 +378,7 @@ class Accounts:
             client=client,
             key_digest=digest,
             transfers=TransferBatcher(client),
+            capacity=Capacity(in_flight_for(client.limiter.limits)),
         )
         if known_bad:
             # A probe of a key known rejected: not cached, so no dependent picks it up while

@@ -17,7 +17,9 @@
     │   ├── OperationFailed        an operation ended failed / error / cancelled
     │   └── UnexpectedResponse     a success response whose body does not parse
     └── InvalidRequestError        400, 406, 422: Neon rejected the input (its message names
-                                   the field)
+        │                          the field)
+        └── OrganizationFull       422 to a create: the organization holds as many projects
+                                   as its limit allows (room may appear later)
 
 The reconciler maps this tree onto kopf in one place: ``TransientError`` → ``TemporaryError``
 (with ``retry_after`` as the delay when known), ``InvalidRequestError`` → ``Ready=False`` with
@@ -45,6 +47,7 @@ __all__ = [
     "NotFound",
     "OperationFailed",
     "OperationTimeout",
+    "OrganizationFull",
     "PermanentError",
     "RateLimitedError",
     "ServerError",
@@ -161,6 +164,17 @@ class InvalidRequestError(NeonError):
     """400, 406, 422: Neon judged the input invalid; ``message`` is Neon's and names the field."""
 
 
+class OrganizationFull(InvalidRequestError):
+    """422: the organization already holds as many projects as its limit allows. Nothing is
+    wrong with the request: it succeeds once a project leaves the organization or the limit is
+    raised (see :mod:`neon_operator.capacity`)."""
+
+
+_PROJECTS_LIMIT_CODES = ("projects_limit_exceeded",)
+_PROJECTS_LIMIT_HINTS = ("projects limit",)
+"""How Neon's 422 says an organization is full: its ``code``, or its message (the emulator's
+``organization projects limit of N exceeded``)."""
+
 _RETRYABLE_422 = ("not ready yet",)
 """422 messages Neon's own test client treats as transient (``branch not ready yet``)."""
 
@@ -185,6 +199,11 @@ def error_for_status(
         kind = ServerError
     elif status == 422 and any(hint in message for hint in _RETRYABLE_422):
         kind = TransientError
+    elif status == 422 and (
+        (code or "").lower() in _PROJECTS_LIMIT_CODES
+        or any(hint in message.lower() for hint in _PROJECTS_LIMIT_HINTS)
+    ):
+        kind = OrganizationFull
     elif status in (400, 406, 422):
         kind = InvalidRequestError
     elif status == 401:

@@ -184,12 +184,19 @@ async def _converge(ctx: Context, db: NeonAppDatabase, report: AppReport, accoun
     # The tier's organization first; a tier changed since an earlier create left it elsewhere.
     orgs = [org_id, *account.config.spec.organizations.values()]
     project = await _observe(ctx, db, client) or await _recover(ctx, db, report, client, orgs)
+    created = False
     if project is None:
-        project, operations = await _create(ctx, db, report, account, org_id, compute)
-        # Neon shows the role's new password only now: into the Secret before anything waits.
-        await _publish_secret(ctx, db, report, client, project, project.password)
-        await client.wait_for_operations(operations)
-    else:
+        where = f"tier {db.spec.tier!r} of NeonConfig {account.name!r}"
+        async with account.capacity.creating(  # a full organization: wait without asking Neon
+            org_id, where=where, recheck=ctx.settings.retry_delay
+        ):
+            project, operations = await _create(ctx, db, report, account, org_id, compute)
+            # Neon shows the role's new password only now: into the Secret before anything waits.
+            await _publish_secret(ctx, db, report, client, project, project.password)
+            await client.wait_for_operations(operations)
+            created = True
+    assert project is not None
+    if not created:
         await _ensure_endpoint(client, project, compute)
         await _record_found(db, report, client, project)
     report.update(last_sync_time=ctx.clock())
@@ -503,6 +510,7 @@ async def _transfer(
     """Move the project to the organization of ``spec.tier`` when it is elsewhere."""
     if project.org_id != org_id:
         await account.transfers.transfer(project.org_id or "", org_id, project.id)
+        account.capacity.room(project.org_id or "")  # a waiter of that tier may go now
         await report.event(
             "Normal", "ProjectTransferred", f"project {project.id} moved to tier {db.spec.tier}"
         )
@@ -720,4 +728,5 @@ async def delete(ctx: Context, body: dict[str, object]) -> None:
             return
         with contextlib.suppress(neon.NotFound):
             await client.delete_project(project_id)
+        account.capacity.room(db.status.org_id or tier_org or "")  # a waiter may go now
         await report.event("Normal", "ProjectDeleted", f"deleted Neon project {project_id}")
