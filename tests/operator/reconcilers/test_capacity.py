@@ -121,6 +121,6 @@ async def test_probes_back_off_to_the_cap() -> None:
 
 
 def test_creates_in_flight_follow_the_budget() -> None:
-    assert capacity.in_flight_for(neon.RateLimits(per_minute=700)) == 23
-    assert capacity.in_flight_for(neon.RateLimits(per_minute=60)) == capacity.MIN_IN_FLIGHT
+    assert capacity.in_flight_for(neon.RateLimits(per_minute=700)) == 46
+    assert capacity.in_flight_for(neon.RateLimits(per_minute=30)) == capacity.MIN_IN_FLIGHT
     assert capacity.in_flight_for(neon.RateLimits(per_minute=0)) == capacity.MAX_IN_FLIGHT
