@@ -7,8 +7,11 @@ thousands of requests queued in the limiter and in the HTTP connection pool, whe
 out when Neon answers slowly, and each timed-out create then pays a recovery (look the project
 up again, poll again). :meth:`Capacity.creating` lets :func:`in_flight_for` creates run at once,
 sized from the key's budget: a create costs about two requests (the create, one operations
-poll), so ``per_minute / 30`` in flight keeps the budget busy while each create waits a few
-seconds for its operations, and no more is queued than the budget serves in about four seconds.
+poll), so the budget serves ``per_minute / 120`` creates a second; ``per_minute / 15`` in flight
+keeps it busy while each create takes up to 8 s (the limiter's queue, Neon's operations, the
+status and Secret writes on a loaded apiserver), and no more is queued than the budget serves in
+about four seconds. (``per_minute / 30`` measured 1.25x the budget's bound at 1,000 apps on a
+loaded machine: the cap, not the budget, set the pace; ``bench/results/scale.md``.)
 
 **A full organization.** Neon answers a create in an organization at its project limit with
 422 (:class:`neon.OrganizationFull`). Room appears when a project leaves (deleted, moved to
@@ -63,7 +66,7 @@ def in_flight_for(limits: neon.RateLimits) -> int:
     """How many creates run at once for a key with ``limits`` (see the module docstring)."""
     if limits.per_minute <= 0:
         return MAX_IN_FLIGHT
-    return max(MIN_IN_FLIGHT, min(MAX_IN_FLIGHT, limits.per_minute // 30))
+    return max(MIN_IN_FLIGHT, min(MAX_IN_FLIGHT, limits.per_minute // 15))
 
 
 @dataclasses.dataclass
