@@ -51,6 +51,7 @@ __all__ = [
     "Account",
     "AccountProblem",
     "Accounts",
+    "budget_of",
 ]
 
 PLURAL = "neonconfigs"
@@ -156,6 +157,23 @@ def _rejected(config: NeonConfig) -> AccountProblem:
     )
 
 
+def budget_of(config: NeonConfig, share: float = 1.0) -> RateLimits:
+    """The request budget this process spends on ``config``'s key: ``share`` of its
+    ``spec.rateLimit`` (shards sharing a key take ``1/N`` each), at least one request a minute
+    and one a second; 0 (no limit) stays 0."""
+    if not 0 < share <= 1:
+        raise ValueError(f"a budget share is in (0, 1], not {share}")
+    budget = config.spec.rate_limit
+
+    def part(limit: int) -> int:
+        return max(1, int(limit * share)) if limit > 0 else 0
+
+    return RateLimits(
+        per_minute=part(budget.requests_per_minute),
+        burst_per_second=part(budget.burst_per_second),
+    )
+
+
 class Accounts:
     """Resolves and caches :class:`Account` per NeonConfig name."""
 
@@ -167,8 +185,10 @@ class Accounts:
         operation_timeout: float = 300.0,
         client_factory: ClientFactory | None = None,
         fence: Fence | None = None,
+        budget_share: float = 1.0,
     ) -> None:
         self._kube = kube_api
+        self._budget_share = budget_share
         self._fence = fence if fence is not None else Fence.unfenced()
         self.calls = calls if calls is not None else CallLog()
         self._operation_timeout = operation_timeout
@@ -186,14 +206,10 @@ class Accounts:
         self.clock: Callable[[], float] = time.monotonic
 
     def _client(self, config: NeonConfig, api_key: str) -> NeonClient:
-        budget = config.spec.rate_limit
         return NeonClient(
             api_key,
             base_url=config.spec.api_url,
-            limits=RateLimits(
-                per_minute=budget.requests_per_minute,
-                burst_per_second=budget.burst_per_second,
-            ),
+            limits=budget_of(config, self._budget_share),
             poll=PollPolicy(timeout=self._operation_timeout),
             calls=_KeyCalls(self.calls),
             write_guard=self._fence.check,

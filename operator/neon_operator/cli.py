@@ -116,6 +116,13 @@ def _parser() -> argparse.ArgumentParser:
         "replaced key shows within one (default 300)",
     )
     run.add_argument(
+        "--neon-budget-share",
+        type=_share,
+        default=None,
+        help="fraction of each NeonConfig's request budget this process spends; shards sharing "
+        "an API key take 1/N each (default 1)",
+    )
+    run.add_argument(
         "--retry-delay",
         type=float,
         default=None,
@@ -173,6 +180,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _share(text: str) -> float:
+    """A fraction in (0, 1] (argparse type)."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"a share is in (0, 1], not {text}")
+    return value
+
+
 def _crds(args: argparse.Namespace) -> int:
     from neon_operator import admission, argocd, crddocs, crds
 
@@ -226,6 +241,7 @@ def _run(args: argparse.Namespace) -> int:
         "neon_resync_share": args.neon_resync_share,
         "consumption_interval": args.consumption_interval,
         "consumption_share": args.consumption_share,
+        "neon_budget_share": args.neon_budget_share,
         "retry_delay": args.retry_delay,
         "config_refresh_interval": args.config_refresh_interval,
         "leader_election_id": args.leader_election_id,

@@ -113,7 +113,15 @@ class LimiterCollector:
             "Neon requests let through while a request of higher priority waited (0 by design)",
             labels=["priority"],
         )
+        budget = core.GaugeMetricFamily(
+            "neon_operator_rate_limiter_budget_requests_per_minute",
+            "The request budget this process spends per API key (its share of the NeonConfig's "
+            "spec.rateLimit; 0: unlimited), by a fingerprint of the key",
+            labels=["limiter"],
+        )
         limiters = list(self.limiters)
+        for limiter in limiters:
+            budget.add_metric([limiter.name], limiter.limits.per_minute)
         for priority in Priority:
             label = [priority.name.lower()]
             depth.add_metric(label, sum(limiter.stats[priority].waiting for limiter in limiters))
@@ -122,6 +130,7 @@ class LimiterCollector:
             )
         yield depth
         yield overtook
+        yield budget
 
 
 REGISTRY.register(LimiterCollector(shared_limiters))

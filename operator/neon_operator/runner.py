@@ -97,6 +97,7 @@ async def _operate(settings: Settings) -> int:
         calls=calls,
         operation_timeout=settings.operation_timeout,
         fence=fence,
+        budget_share=settings.neon_budget_share,
     )
     ctx = Context(
         kube=kube_client,

@@ -76,6 +76,12 @@ class Settings:
     """Fraction of each NeonConfig's request budget the consumption fetches may spend; they
     also wait in the rate limiter while other work waits."""
 
+    neon_budget_share: float = 1.0
+    """Fraction of each NeonConfig's request budget (``spec.rateLimit``) this process spends.
+    Neon's budget is per API key: operators that split the resources between them (shards by
+    namespace, each with its own Lease) and share a NeonConfig each take ``1/N`` of it, so
+    together they stay inside it (:func:`neon_operator.accounts.budget_of`)."""
+
     retry_delay: float = 30.0
     """Seconds before retrying a resource whose NeonConfig, API key or Neon itself is not usable
     right now (a person must fix something; no hot loop)."""

@@ -36,6 +36,12 @@ async def test_queue_depth_counts_the_requests_waiting_for_the_limiter_by_priori
         )
 
     assert (depth("work"), depth("drift")) == (0, 0)
+    assert (
+        registry.get_sample_value(
+            "neon_operator_rate_limiter_budget_requests_per_minute", {"limiter": limiter.name}
+        )
+        == 0
+    )
     await limiter.acquire(ROUTE, Priority.WORK)  # the burst's one slot: no wait
     waiting = [
         asyncio.create_task(limiter.acquire(ROUTE, priority))
