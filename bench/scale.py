@@ -336,6 +336,11 @@ def main() -> int:
             peak = max(peak, rss_mib(operator.pid))
             if time.monotonic() - started > 7200:
                 raise TimeoutError(f"only {done}/{args.count} Ready after two hours")
+            if operator.popen.poll() is not None:
+                raise RuntimeError(
+                    f"the operator exited ({operator.popen.returncode}) with {done}/{args.count} "
+                    f"Ready after {time.monotonic() - started:.0f} s; see {state}"
+                )
             time.sleep(poll)
         converged = time.monotonic() - started
         load_ready = os.getloadavg()
