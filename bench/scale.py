@@ -77,12 +77,19 @@ def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
 class Operator:
     """``neon-operator run`` as a subprocess with its ``/metrics``."""
 
-    def __init__(self, kubeconfig: Path, log: Path, resync: float, neon_resync: float) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        log: Path,
+        resync: float,
+        neon_resync: float,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         self.metrics_port = processes.free_port()
         self._log = log.open("ab")
         argv = [sys.executable, "-m", "neon_operator.cli", "run", "--log-level", "WARNING"]
         argv += ["--metrics-port", str(self.metrics_port), "--resync-interval", str(resync)]
-        argv += ["--neon-resync-interval", str(neon_resync)]
+        argv += ["--neon-resync-interval", str(neon_resync), *extra]
         self.popen = subprocess.Popen(
             argv,
             env={**os.environ, "KUBECONFIG": str(kubeconfig)},
@@ -295,6 +302,11 @@ def main() -> int:
     )
     parser.add_argument("--lift-budgets", action="store_true", help="no rate limits anywhere")
     parser.add_argument("--no-postgres", action="store_true", help="emulator control plane only")
+    parser.add_argument(
+        "--operator-args",
+        default="",
+        help="more arguments for every `neon-operator run`, e.g. relaxed leader election timing",
+    )
     parser.add_argument("--label", default="", help="what is measured (e.g. a commit)")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
@@ -319,7 +331,8 @@ def main() -> int:
     client.CoreV1Api(api).create_namespace({"metadata": {"name": namespace}})
 
     def start(log: str, neon_resync: float = args.neon_resync) -> Operator:
-        return Operator(running.kubeconfig, state / log, args.resync, neon_resync)
+        extra = tuple(args.operator_args.split())
+        return Operator(running.kubeconfig, state / log, args.resync, neon_resync, extra)
 
     operator = start("operator.log")
     peak = 0.0
@@ -488,7 +501,8 @@ def main() -> int:
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; kube-apiserver, controller-manager, emulator ({plane}), "
         f"operator and this script on the same machine. {budgets}; operator "
-        f"`--resync-interval {args.resync:g} --neon-resync-interval {args.neon_resync:g}`; "
+        f"`--resync-interval {args.resync:g} --neon-resync-interval {args.neon_resync:g}"
+        f"{' ' + args.operator_args if args.operator_args else ''}`; "
         f"steady state measured {settle:g} s after all were Ready (resumed).",
         "",
         "    " + " ".join(["python", *sys.argv]),
