@@ -95,8 +95,7 @@ def test_apps_beyond_the_limit_wait_quietly_and_one_takes_a_deleted_apps_place(
 
         # A deleted app frees one place: one waiter takes it, the other keeps waiting.
         freed = next(n for n in names if n not in waiting)
-        apps.delete(freed)
-        apps.wait(freed, lambda obj: obj is None, "deleted")
+        apps.delete_all([freed])
         apps.wait(
             waiting[0],
             lambda _: any(_reason(apps, n) == "ProjectReady" for n in waiting),
@@ -105,11 +104,7 @@ def test_apps_beyond_the_limit_wait_quietly_and_one_takes_a_deleted_apps_place(
         assert sorted(_reason(apps, n) for n in waiting) == ["OrganizationFull", "ProjectReady"]
         assert len(neon.get("/projects", org_id=org, limit=400)["projects"]) == LIMIT
     finally:
-        for name in names:
-            if apps.get(name) is not None:
-                apps.delete(name)
-        for name in names:
-            apps.wait(name, lambda obj: obj is None, "deleted")
+        apps.delete_all(name for name in names if apps.get(name) is not None)
 
 
 def _ready(apps: Any, name: str) -> dict[str, Any]:

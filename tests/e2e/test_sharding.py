@@ -6,29 +6,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from kubernetes import client
 
 pytestmark = pytest.mark.e2e
 
 APPS = 2
-
-
-@pytest.fixture
-def shard_namespaces(kube_api) -> Iterator[list[str]]:
-    """``shard-a-…`` and ``shard-b-…``, outside the session operator's ``t-*``."""
-    token = uuid.uuid4().hex[:6]
-    names = [f"shard-{shard}-{token}" for shard in "ab"]
-    core = client.CoreV1Api(kube_api)
-    for name in names:
-        core.create_namespace({"metadata": {"name": name}})
-    try:
-        yield names
-    finally:
-        for name in names:
-            core.delete_namespace(name)
 
 
 def budget(operator) -> list[float]:
@@ -36,15 +19,14 @@ def budget(operator) -> list[float]:
 
 
 def test_two_shards_share_one_keys_budget_and_each_serves_only_its_namespaces(
-    start_operator, apps_in, shard_namespaces
+    start_operator, apps_in, make_namespace
 ) -> None:
+    token = uuid.uuid4().hex[:6]
+    prefixes = [f"shard-{shard}-{token}-" for shard in "ab"]  # outside the session's t-*
+    shard_namespaces = [make_namespace(prefix) for prefix in prefixes]
     shards = [
-        start_operator(
-            [namespace.rsplit("-", 1)[0] + "-*"],
-            f"{namespace}.log",
-            args=("--neon-budget-share", "0.5"),
-        )
-        for namespace in shard_namespaces
+        start_operator([prefix + "*"], f"{prefix}.log", args=("--neon-budget-share", "0.5"))
+        for prefix in prefixes
     ]
     for operator in shards:
         operator.wait_serving()
@@ -64,8 +46,4 @@ def test_two_shards_share_one_keys_budget_and_each_serves_only_its_namespaces(
     assert [budget(op) for op in shards] == [[350.0], [350.0]]
     assert [op.neon_calls("POST", "/projects") for op in shards] == [APPS, APPS]
     for namespace in shard_namespaces:
-        apps = apps_in(namespace)
-        for index in range(APPS):
-            apps.delete(f"app-{index}")
-        for index in range(APPS):
-            apps.wait(f"app-{index}", lambda obj: obj is None, "deleted")
+        apps_in(namespace).delete_all(f"app-{index}" for index in range(APPS))
