@@ -15,7 +15,7 @@ demo: $(VENV)/.installed
 	$(PY) -m neon_operator.cli demo
 
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
