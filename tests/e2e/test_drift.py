@@ -3,6 +3,7 @@ delay new work."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import time
 import uuid
@@ -56,8 +57,12 @@ SWEPT = 40
 
 
 def limiter(operator: Any) -> dict[str, float]:
-    """The rate limiter's accounting on ``/metrics``, by ``<measure>:<priority>``."""
-    found: dict[str, float] = {}
+    """The rate limiter's accounting on ``/metrics``, by ``<measure>:<priority>``.
+
+    A priority's histogram appears on ``/metrics`` only after its first request finished waiting,
+    so a series not seen yet reads 0, as a Prometheus query would treat it.
+    """
+    found: dict[str, float] = collections.defaultdict(float)
     for measure in ("wait_seconds_sum", "wait_seconds_count", "queue_depth"):
         for labels, value in operator.samples(f"neon_operator_rate_limiter_{measure}"):
             found[f"{measure}:{labels['priority']}"] = value
