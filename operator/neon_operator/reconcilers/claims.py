@@ -5,12 +5,14 @@ for the moments it cannot cover (a handover, an instance run by hand against ano
 Before a create call (a project, a branch, a snapshot, a restore) the reconciler calls
 :func:`claim`, which reads the resource afresh and::
 
-    status already names the Neon object        → made by someone else meanwhile: come back
+    status already names the Neon object        → made meanwhile (by this operator's earlier run
+                                                   or another instance): come back, reporting
+                                                   nothing over the newer status (Raced)
     an earlier claim (status.creationRequested) → look in Neon for what it made (``find``):
       │                                            found → use it (crash recovery, no wait)
       └─ made by another instance < CLAIM_TTL ago → wait for it (RetryLater), never create
     claim: creationRequested + creationRequestedBy, written at the resourceVersion read
-      └─ someone wrote the resource first (409)  → come back and decide again
+      └─ someone wrote the resource first (409)  → come back and decide again (Raced)
 
 Deleting uses the same facts: :func:`created_id` is the id of what a resource made, the one
 status names or, after a claim, the one Neon holds (made before a crash, never recorded).
@@ -54,13 +56,13 @@ async def claim(
     looks in Neon); ``made`` is the status field (camelCase) that holds the object's id."""
     fresh = await ctx.kube.read_object(report.ref)
     if fresh is None:
-        raise errors.RetryLater(
+        raise errors.Raced(
             "ResourceGone", f"{report.ref.kind} {report.ref.name} is gone", delay=RACED_DELAY
         )
     body: dict[str, Any] = fresh.get("status") or {}
     status = type(report.status).model_validate(body)
     if body.get(made):
-        raise errors.RetryLater(
+        raise errors.Raced(
             "CreatedMeanwhile",
             f"status.{made} was set meanwhile (another operator instance?); reconciling again",
             delay=RACED_DELAY,
@@ -88,7 +90,7 @@ async def claim(
             version, creation_requested=ctx.clock(), creation_requested_by=ctx.identity
         )
     except kube.Conflict:
-        raise errors.RetryLater(
+        raise errors.Raced(
             "ClaimRaced",
             f"{report.ref.kind} {report.ref.name} changed while claiming its creation; "
             "deciding again",

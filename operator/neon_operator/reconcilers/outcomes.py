@@ -3,6 +3,7 @@
 
 Each reconciler runs its work inside ``async with Outcomes(ctx, report, config_name):``::
 
+    errors.Raced (the body in hand is stale)        → nothing reported, re-raised
     errors.ReconcileError (AwaitChange, RetryLater) → Ready/Synced=False with its reason
                                                       (Stalled for AwaitChange), re-raised
     AccountProblem (NeonConfig unusable)            → Ready/Synced=False, RetryLater
@@ -57,6 +58,8 @@ class Outcomes:
         if error is None or not isinstance(error, Exception):
             return
         delay = self.ctx.settings.retry_delay
+        if isinstance(error, errors.Raced):
+            return  # the newer status stands; the retry decides again on a fresh read
         if isinstance(error, errors.ReconcileError):
             stalled = isinstance(error, errors.AwaitChange)
             await self._fail(error.reason, error.message, stalled=stalled)

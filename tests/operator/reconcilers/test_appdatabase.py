@@ -131,6 +131,24 @@ async def test_a_crash_right_after_create_is_recovered_by_the_uid_marker_without
     assert op.condition(APPS, "todo")["status"] == "True"
 
 
+async def test_a_rerun_with_a_body_older_than_the_create_reports_nothing_over_ready(
+    op, neon_api
+) -> None:
+    # kopf, its progress patch slow under load, ran a create handler again with the body it
+    # first saw: that run must leave the Ready status the first one wrote, and make no twin.
+    await make_app(op)
+    stale = op.body(APPS, "todo")
+    del stale["status"]  # as kopf first saw it
+    assert op.condition(APPS, "todo")["status"] == "True"
+
+    with pytest.raises(errors.Raced) as raised:
+        await appdatabase.reconcile(op.ctx, stale)
+
+    assert raised.value.reason == "CreatedMeanwhile"
+    assert op.condition(APPS, "todo")["status"] == "True"
+    assert len(await neon_api.projects("free", "apps-todo")) == 1
+
+
 async def test_recovery_never_takes_a_same_named_project_made_for_someone_else(
     op, neon_api
 ) -> None:
