@@ -18,6 +18,11 @@ later, so the fence closes at least ``leaseDuration - renewDeadline`` (5 s) befo
 may act: a stale instance is fenced even if it never learns it lost. On a clean stop the Lease
 is released (holder cleared) so that a standby takes over at its next retry.
 
+The leader renews from a thread of its own, with its own event loop and HTTP client
+(:meth:`Elector.keep_on_own_thread`), as client-go renews from its own goroutine: the operator's
+loop, busy with a burst of thousands of objects, once woke the renewal 10 s late, after the fence
+had closed by time, and the leader stepped down in the middle of the burst.
+
 Names (see :func:`lease_name`): ``neon-operator`` for an operator serving every namespace,
 ``neon-operator-<hash>`` of the served namespace patterns otherwise, so that shards serving
 different namespaces each elect their own leader while replicas of one shard share a Lease.
@@ -27,12 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import dataclasses
 import datetime
 import hashlib
 import logging
 import pathlib
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -172,6 +179,47 @@ class Elector:
             self.holder or "nobody",
         )
 
+    async def keep_on_own_thread(self) -> None:
+        """:meth:`keep`, run on a thread of its own with its own event loop and apiserver
+        client (see the module docstring); returns when the Lease is lost, and stops that
+        thread before it lets a cancellation through."""
+        loop = asyncio.new_event_loop()
+        keeping = loop.create_task(self._keep_with_own_client())
+        ended = asyncio.get_running_loop().create_future()
+
+        def run() -> None:
+            try:  # what it raised stays in the task, read below
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(keeping)
+            finally:
+                loop.close()
+                with contextlib.suppress(RuntimeError):  # the main loop is closing
+                    ended.get_loop().call_soon_threadsafe(_settle, ended)
+
+        threading.Thread(target=run, name="lease-renewal", daemon=True).start()
+        try:
+            await asyncio.shield(ended)
+        except asyncio.CancelledError:
+            with contextlib.suppress(RuntimeError):  # it had ended already
+                loop.call_soon_threadsafe(keeping.cancel)
+            await ended
+            raise
+        if not keeping.cancelled() and (error := keeping.exception()) is not None:
+            raise error
+
+    async def _keep_with_own_client(self) -> None:
+        """:meth:`keep` by a copy of this elector (its state so far, the same fence) whose
+        Lease API uses a client of the renewal thread's loop; this one's stays the main loop's."""
+        own = client.ApiClient(configuration=self.api.configuration)
+        own.user_agent = self.api.user_agent
+        renewer = copy.copy(self)
+        renewer.api, renewer.leases = own, client.CoordinationV1Api(own)
+        try:
+            await renewer.keep()
+        finally:
+            self.holder = renewer.holder
+            await own.close()
+
     async def release(self) -> None:
         """Give the Lease up if this process still holds it (a clean stop): a standby takes
         over at its next attempt instead of waiting for the lease to expire."""
@@ -297,6 +345,11 @@ class Elector:
         self._renewed_at = started
         self.fence.open_until(started + self.election.renew_deadline)
         return True
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def fenced_session(info: kopf.ConnectionInfo, fence: Fence, user_agent: str) -> kopf.AiohttpSession:

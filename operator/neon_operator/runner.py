@@ -179,7 +179,7 @@ async def _lead(
             stop_flag=stop,
         )
     )
-    keeper = asyncio.create_task(elector.keep())
+    keeper = asyncio.create_task(elector.keep_on_own_thread())
     await asyncio.wait({operator, keeper}, return_when=asyncio.FIRST_COMPLETED)
     if keeper.done():
         stop.set()
