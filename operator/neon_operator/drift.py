@@ -81,10 +81,11 @@ class _Lane:
         self.changed: asyncio.Event | None = None
         self.task: asyncio.Task[None] | None = None
 
-    def push(self, due: float, uid: str, token: int) -> None:
+    def push(self, due: float, uid: str, token: int, *, joined: bool = False) -> None:
         heapq.heappush(self.heap, (due, token, uid))
-        if self.changed is not None and self.heap[0][1] == token:
-            self.changed.set()  # the new one is due first: the walk must look again
+        if self.changed is not None and (joined or self.heap[0][1] == token):
+            # Due first, or one more resource (a shorter spread): the walk must look again.
+            self.changed.set()
 
     def next(self) -> tuple[float, _Entry] | None:
         """The earliest current entry (stale heap items are dropped on the way)."""
@@ -147,10 +148,11 @@ class DriftScheduler:
         if lane is None:
             lane = self._lanes[target.lane] = _Lane()
         token = next(self._tokens)
+        joined = target.uid not in lane.entries
         lane.entries[target.uid] = _Entry(target, token)
         self._lane_of[target.uid] = target.lane
         delay = self.interval if due_in is None else max(0.0, due_in)
-        lane.push(self._clock() + delay, target.uid, token)
+        lane.push(self._clock() + delay, target.uid, token, joined=joined)
         self._start(target.lane, lane)
 
     def withdraw(self, uid: str) -> None:
@@ -189,7 +191,8 @@ class DriftScheduler:
         assert lane.changed is not None
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._concurrency)
-        slot = self._clock()
+        last = -float("inf")  # when the last check started, and what it cost
+        cost, per_minute = CHECK_CALLS, None
         while True:
             found = lane.next()
             if found is None:
@@ -197,7 +200,9 @@ class DriftScheduler:
                 await lane.changed.wait()
                 continue
             due, entry = found
-            at = max(due, slot)
+            # The gap follows the lane's size now: after a restart the first check starts
+            # while kopf is still resuming the rest, one by one.
+            at = max(due, last + self.gap(name, per_minute, cost))
             wait = at - self._clock()
             if wait > 0:
                 await self._pause(lane.changed, wait)
@@ -217,7 +222,7 @@ class DriftScheduler:
                 per_minute = await self._budget(name)
             except Exception:  # an unusable NeonConfig: pace by the interval alone
                 per_minute = None
-            slot = max(now, slot) + self.gap(name, per_minute, entry.target.calls)
+            last, cost = now, entry.target.calls
 
     async def _pause(self, changed: asyncio.Event, seconds: float) -> None:
         """Sleep ``seconds``, or less if ``changed`` is set meanwhile."""

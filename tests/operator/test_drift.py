@@ -105,6 +105,27 @@ async def test_checks_with_neon_auth_and_the_data_api_pay_for_their_extra_calls(
     assert min(gaps) == pytest.approx(6 * 60 / (700 * 0.25))
 
 
+async def test_resources_resumed_one_by_one_are_spread_over_the_lanes_size_now(
+    virtual_time,
+) -> None:
+    # After a restart kopf resumes objects one at a time and the walk checks the first at once:
+    # the wait before the next check follows the lane's size now, not its size (1) then, which
+    # held every other check back one whole interval.
+    recorder = Recorder(virtual_time)
+    drift = scheduler(recorder, interval=100.0)
+    start = virtual_time.now
+    first, *others = targets(10)
+    drift.enroll(first, due_in=0.0)
+    await virtual_time.advance(0.0)
+    for target in others:
+        drift.enroll(target, due_in=0.0)
+
+    await virtual_time.advance(95.0)
+    await drift.close()
+
+    assert [at - start for at in recorder.times()] == pytest.approx([10.0 * i for i in range(10)])
+
+
 async def test_a_new_resource_is_first_checked_one_interval_later(virtual_time) -> None:
     recorder = Recorder(virtual_time)
     drift = scheduler(recorder, interval=50.0)
