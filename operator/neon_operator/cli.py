@@ -129,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds before retrying a resource blocked by config or Neon (default 30)",
     )
     run.add_argument(
+        "--max-workers",
+        type=_positive,
+        default=None,
+        help="objects of one kind reconciled at once; the others wait in the queue (bounds "
+        "memory in bursts; default 128)",
+    )
+    run.add_argument(
         "--leader-election-id",
         default=None,
         help="name of the leadership Lease (default: neon-operator when serving every "
@@ -188,6 +195,14 @@ def _share(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (argparse type)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
 def _crds(args: argparse.Namespace) -> int:
     from neon_operator import admission, argocd, crddocs, crds
 
@@ -243,6 +258,7 @@ def _run(args: argparse.Namespace) -> int:
         "consumption_share": args.consumption_share,
         "neon_budget_share": args.neon_budget_share,
         "retry_delay": args.retry_delay,
+        "max_workers": args.max_workers,
         "config_refresh_interval": args.config_refresh_interval,
         "leader_election_id": args.leader_election_id,
         "leader_election_namespace": args.leader_election_namespace,

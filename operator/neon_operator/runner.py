@@ -62,6 +62,11 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     )
     configured.posting.level = logging.WARNING
     configured.networking.request_timeout = 60.0
+    configured.queueing.worker_limit = settings.max_workers
+    # An idle worker keeps its place among the max_workers for this long, waiting for more
+    # events of its object; kopf's default (5 s) would make a restart resume at most
+    # max_workers / 5 objects per second.
+    configured.queueing.idle_timeout = 1.0
     return configured
 
 
