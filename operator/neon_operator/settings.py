@@ -87,11 +87,12 @@ class Settings:
     right now (a person must fix something; no hot loop)."""
 
     max_workers: int = 128
-    """Objects of one kind (per watched namespace pattern) that kopf processes at once; the
-    rest wait as queued watch events, as controller-runtime's ``MaxConcurrentReconciles`` keeps
-    keys in its work queue. Unbounded, a burst of N creates held N reconciles in memory while
-    all but a few waited for Neon's budget (about 290 KiB each: bench/results/scale.md, and the
-    allocator kept that high-water mark after they finished)."""
+    """Objects of one kind that kopf processes at once (per served namespace when
+    :attr:`namespaces` is set: kopf runs a watcher for each); the rest wait as queued watch
+    events, as controller-runtime's ``MaxConcurrentReconciles`` keeps keys in its work queue.
+    Unbounded, a burst of N creates held N reconciles in memory while all but a few waited for
+    Neon's budget (about 290 KiB each: bench/results/scale.md, and the allocator kept that
+    high-water mark after they finished)."""
 
     config_refresh_interval: float = 300.0
     """Seconds between re-checks of each NeonConfig's API key Secret and key."""
