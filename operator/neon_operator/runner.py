@@ -33,7 +33,7 @@ from typing import Any, Final
 
 import kopf
 
-from neon_operator import handlers, kubecalls, leadership, metrics, secretwatch, watchqueue
+from neon_operator import handlers, kopfwatch, kubecalls, leadership, metrics, secretwatch
 from neon_operator.accounts import Accounts
 from neon_operator.fencing import Fence
 from neon_operator.handlers.upkeep import Upkeep
@@ -67,8 +67,8 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     # events of its object; kopf's default (5 s) would make a restart resume at most
     # max_workers / 5 objects per second.
     configured.queueing.idle_timeout = 1.0
-    # Paged LISTs: with watchqueue's backpressure, a restart holds one page of bodies, not all.
-    configured.watching.chunk_size = watchqueue.LIST_PAGE
+    # A restart parses one page of bodies at a time, not every listed body at once.
+    configured.watching.chunk_size = kopfwatch.LIST_PAGE
     return configured
 
 
@@ -173,7 +173,7 @@ async def _lead(
         if settings.liveness_port is not None
         else None
     )
-    watchqueue.install()
+    kopfwatch.install()
     upkept = asyncio.create_task(upkeep.run(), name="upkeep")
     stop = asyncio.Event()
     operator = asyncio.create_task(

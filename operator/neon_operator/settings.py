@@ -89,11 +89,10 @@ class Settings:
     max_workers: int = 128
     """Objects of one kind that kopf processes at once (per served namespace when
     :attr:`namespaces` is set: kopf runs a watcher for each), as controller-runtime's
-    ``MaxConcurrentReconciles``. As many more may wait with their bodies in memory; the rest wait
-    in the apiserver's watch stream (:mod:`neon_operator.watchqueue`). Unbounded, a burst of N
-    creates held N reconciles in memory while all but a few waited for Neon's budget (about
-    290 KiB each), and a restart held every listed body (bench/results/scale.md); the allocator
-    kept those high-water marks after."""
+    ``MaxConcurrentReconciles``; the others wait as queued watch events (their bodies slimmed:
+    :mod:`neon_operator.kopfwatch`). Unbounded, a burst of N creates held N reconciles in memory
+    while all but a few waited for Neon's budget (about 290 KiB each: bench/results/scale.md,
+    and the allocator kept that high-water mark after they finished)."""
 
     config_refresh_interval: float = 300.0
     """Seconds between re-checks of each NeonConfig's API key Secret and key."""
