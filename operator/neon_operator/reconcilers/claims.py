@@ -64,7 +64,8 @@ async def claim(
     if body.get(made):
         raise errors.Raced(
             "CreatedMeanwhile",
-            f"status.{made} was set meanwhile (another operator instance?); reconciling again",
+            f"status.{made} was set meanwhile (this run read a stale copy of the object, or "
+            "another operator instance created it); reconciling again",
             delay=RACED_DELAY,
         )
     if status.creation_requested is not None:
