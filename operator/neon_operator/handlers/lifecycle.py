@@ -3,7 +3,10 @@
 Create, update and resume run the kind's reconciler; deletion runs behind the operator's
 finalizer. A resume of an object that is ``settled`` (its status complete, its generation
 observed: :mod:`neon_operator.reconcilers.steady`) runs nothing against Neon: the
-:class:`~.upkeep.Upkeep` tracks it and checks its Secret from the watch cache. Kinds that can
+:class:`~.upkeep.Upkeep` tracks it and checks its Secret from the watch cache. So does a
+"create" of a settled object: kopf re-runs a create when it handles a copy of the object older
+than its own record of the create (on a loaded apiserver its echo can come after kopf's
+consistency timeout), and a settled status says the create is done. Kinds that can
 drift (``tended``) are tracked after every successful reconcile; their Secret repairs and Neon
 drift checks run in the upkeep, not in a timer per object. Each step holds the object's lock, a
 change preempts a drift check under way, and :mod:`.outcomes` translates what happened for kopf.
@@ -31,6 +34,9 @@ Settled = Callable[[Context, dict[str, Any]], bool]
 
 RESUME = "resume"
 """kopf's reason for an object that existed, unchanged, when the operator started."""
+
+CREATE = "create"
+"""kopf's reason for an object it has no record of handling."""
 
 
 def register(
@@ -60,7 +66,7 @@ def register(
         plain = dict(body)
         upkeep.preempt(uid)
         async with ctx.lock(uid), outcomes.translated(kind, str(reason), retry):
-            if str(reason) == RESUME and settled is not None and settled(ctx, plain):
+            if str(reason) in (RESUME, CREATE) and settled is not None and settled(ctx, plain):
                 if tended is not None:
                     await upkeep.resumed(tended, plain)
                 return
