@@ -32,12 +32,6 @@ Step = Callable[[Context, dict[str, Any]], Awaitable[None]]
 Settled = Callable[[Context, dict[str, Any]], bool]
 """Whether an object needs nothing from Neon as it is (a kind's ``settled``)."""
 
-RESUME = "resume"
-"""kopf's reason for an object that existed, unchanged, when the operator started."""
-
-CREATE = "create"
-"""kopf's reason for an object it has no record of handling."""
-
 
 def register(
     registry: kopf.OperatorRegistry,
@@ -66,7 +60,10 @@ def register(
         plain = dict(body)
         upkeep.preempt(uid)
         async with ctx.lock(uid), outcomes.translated(kind, str(reason), retry):
-            if str(reason) in (RESUME, CREATE) and settled is not None and settled(ctx, plain):
+            # kopf's "resume": the object existed, unchanged, when the operator started; its
+            # "create": kopf has no record of handling the object.
+            answered_by_status = reason in (kopf.Reason.RESUME, kopf.Reason.CREATE)
+            if answered_by_status and settled is not None and settled(ctx, plain):
                 if tended is not None:
                     await upkeep.resumed(tended, plain)
                 return
