@@ -64,9 +64,12 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     configured.networking.request_timeout = 60.0
     configured.queueing.worker_limit = settings.max_workers
     # An idle worker keeps its place among the max_workers for this long, waiting for more
-    # events of its object; kopf's default (5 s) would make a restart resume at most
-    # max_workers / 5 objects per second.
-    configured.queueing.idle_timeout = 1.0
+    # events of its object, so a restart resumes at most max_workers / idle_timeout objects a
+    # second (kopf's default, 5 s: 26/s), and a drift sweep's status echoes keep a new create
+    # waiting for a place. At 10,000 apps, 1.0 s -> 0.1 s: resumed in 90 -> 24.5 s, a create
+    # during a lifted-budget sweep 16.4 -> 0.8 s (bench/results/scale-10000-idle-*.md). A
+    # worker that left is started again by the object's next event, at the cost of a task.
+    configured.queueing.idle_timeout = 0.1
     # A restart parses one page of bodies at a time, not every listed body at once.
     configured.watching.chunk_size = kopfwatch.LIST_PAGE
     return configured

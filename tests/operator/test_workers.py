@@ -18,8 +18,8 @@ def test_kopf_processes_at_most_max_workers_objects_of_a_kind_at_once() -> None:
     assert runner.kopf_settings(Settings(max_workers=7)).queueing.worker_limit == 7
 
 
-def test_an_idle_worker_gives_its_place_up_within_a_second() -> None:
-    assert runner.kopf_settings(Settings()).queueing.idle_timeout == 1.0
+def test_an_idle_worker_gives_its_place_up_within_a_tenth_of_a_second() -> None:
+    assert runner.kopf_settings(Settings()).queueing.idle_timeout == 0.1
 
 
 @pytest.mark.parametrize("workers", ["0", "-3", "1.5", "many"])
