@@ -36,10 +36,12 @@ NAMESPACES = references.Resource(
 
 @pytest.fixture
 def kopf_as_shipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whatever a test installs into kopf is undone after it."""
-    monkeypatch.setattr(queueing, "watching", queueing.watching)
+    """kopf as shipped, even if an earlier test in this process installed kopfwatch; whatever
+    the test installs is undone after it."""
+    monkeypatch.setattr(queueing, "watching", watching)
     name = "process_discovered_namespace_event"
-    monkeypatch.setattr(observation, name, getattr(observation, name))
+    current = getattr(observation, name)
+    monkeypatch.setattr(observation, name, getattr(current, "__wrapped__", current))
 
 
 @pytest.fixture
