@@ -143,9 +143,10 @@ class Kube(Protocol):
 
     async def patch_status(
         self, ref: ObjectRef, status: dict[str, Any], *, resource_version: str | None = None
-    ) -> None:
+    ) -> str | None:
         """Merge ``status`` into the object's status (``None`` values remove fields); with
-        ``resource_version``, only at that version (else :class:`Conflict`)."""
+        ``resource_version``, only at that version (else :class:`Conflict`). The object's
+        ``resourceVersion`` afterwards; ``None`` if the object is gone."""
 
     async def post_event(self, ref: ObjectRef, type_: str, reason: str, message: str) -> None:
         """Record a Kubernetes Event about the object (failures are logged, not raised)."""
@@ -378,14 +379,14 @@ class KubeClient:
 
     async def patch_status(
         self, ref: ObjectRef, status: dict[str, Any], *, resource_version: str | None = None
-    ) -> None:
+    ) -> str | None:
         self.fence.check(f"patch status of {ref.kind} {ref.name}")
         patch: dict[str, Any] = {"status": status}
         if resource_version is not None:
             patch["metadata"] = {"resourceVersion": resource_version}
         try:
             if ref.namespace is None:
-                await self.custom.patch_cluster_custom_object_status(
+                written = await self.custom.patch_cluster_custom_object_status(
                     GROUP,
                     VERSION,
                     ref.plural,
@@ -395,7 +396,7 @@ class KubeClient:
                     _content_type=MERGE_PATCH,
                 )
             else:
-                await self.custom.patch_namespaced_custom_object_status(
+                written = await self.custom.patch_namespaced_custom_object_status(
                     GROUP,
                     VERSION,
                     ref.namespace,
@@ -407,10 +408,11 @@ class KubeClient:
                 )
         except ApiException as error:
             if error.status == 404:
-                return  # the object is gone; nothing to report on
+                return None  # the object is gone; nothing to report on
             if error.status == 409:
                 raise Conflict(ref.kind, ref.namespace or "", ref.name) from None
             raise
+        return str(written["metadata"]["resourceVersion"])
 
     async def patch_object(
         self, ref: ObjectRef, patch: dict[str, Any], *, resource_version: str | None = None

@@ -106,8 +106,12 @@ async def scenario(api: kube.Kube, namespace: str) -> list[Any]:
         )
     )
     now = (await api.read_object(ref) or {})["metadata"]["resourceVersion"]
-    await api.patch_status(ref, {"projectId": "p-2"}, resource_version=now)
+    written = await api.patch_status(ref, {"projectId": "p-2"}, resource_version=now)
     now = (await api.read_object(ref) or {})["metadata"]["resourceVersion"]
+    chained = await api.patch_status(ref, {"projectId": "p-3"}, resource_version=written)
+    seen.append(("version written", written == now, chained != written))
+    now = (await api.read_object(ref) or {})["metadata"]["resourceVersion"]
+    assert chained == now
     at_version = await api.patch_object(
         ref, {"metadata": {"labels": {"v": "1"}}}, resource_version=now
     )
@@ -212,7 +216,7 @@ async def scenario(api: kube.Kube, namespace: str) -> list[Any]:
     await api.patch_object(ref, {"metadata": {"finalizers": None}})
     seen.append(("released", await api.read_object(ref)))
 
-    await api.patch_status(ref, {"projectId": "late"})
+    seen.append(("gone status", await api.patch_status(ref, {"projectId": "late"})))
     seen.append(("gone", await api.patch_object(ref, {"spec": {"tier": "paid"}})))
     await api.delete_object(ref)
     seen.append(("no config", await api.read_cluster_object("neonconfigs", "no-such-config")))

@@ -9,17 +9,22 @@ NeonAppDatabase: 30,000 resources cost 300 calls, spaced at least
 ``60 / (--consumption-share * requestsPerMinute)`` seconds apart and sent at ``DRIFT`` priority, so
 any other work waiting in the rate limiter goes first.
 
-What it finds goes to ``status.consumption`` (``source: history``; written only when a number
-changed, under the resource's lock, through :class:`~neon_operator.reconcilers.reporting.Report`
-like every status write) and to the ``neon_operator_consumption_*`` gauges (labels namespace,
-name, tier; removed when the resource is). An organization whose plan has no consumption history
-(Neon answers 403) is left to the drift checks, which keep filling ``status.consumption`` from the
-project's own counters; the next round asks again.
+What it finds goes to ``status.consumption`` and to the ``neon_operator_consumption_*`` gauges
+(labels namespace, name, tier; removed when the resource is). The status is written only when a
+number changed, under the resource's lock, through
+:class:`~neon_operator.reconcilers.reporting.Report` like every status write: one merge patch at
+the ``resourceVersion`` the poller last saw; a read and a patch only if the resource changed since
+(its ``uid``, project and deletion are checked on what was read).
+
+An organization whose plan has no consumption history (Neon answers 403) is left to the drift
+checks, which keep filling ``status.consumption`` from the project's own counters; the next round
+asks again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import logging
@@ -28,7 +33,7 @@ from typing import Any
 
 from neon_operator import accounts, kube, metrics, neon
 from neon_operator.models import NeonAppDatabase
-from neon_operator.models.appdatabase import Consumption
+from neon_operator.models.appdatabase import Consumption, NeonAppDatabaseStatus
 from neon_operator.reconcilers import appdatabase
 from neon_operator.reconcilers.context import Context
 from neon_operator.reconcilers.reporting import Report
@@ -61,6 +66,8 @@ class Tracked:
     project_id: str | None
     """``None`` until its first reconcile recorded one (the poller then reads it again)."""
     consumption: Consumption | None
+    resource_version: str
+    """Of the body all the above came from: a write at it changes that body, or nothing."""
 
 
 def tracked(body: dict[str, Any]) -> Tracked | None:
@@ -78,6 +85,7 @@ def tracked(body: dict[str, Any]) -> Tracked | None:
         org_id=status.org_id,
         project_id=status.project_id,
         consumption=status.consumption,
+        resource_version=db.metadata.resource_version or "",
     )
 
 
@@ -251,36 +259,46 @@ class ConsumptionPoller:
         if current is None:
             return  # deleted meanwhile
         known = current.consumption or Consumption()
-        wanted = known.model_copy(update=numbers)
-        if wanted != known:
+        if known.model_copy(update=numbers) != known:
             written = await self._write(current, numbers)
             if written is None:
                 return
-            wanted = written
-            current = dataclasses.replace(current, consumption=written)
+            if (written.namespace, written.tier) != (current.namespace, current.tier):
+                metrics.forget_consumption(current.namespace, current.name, current.tier)
+            current = written
             if self._tracked.get(member.uid) is not None:
                 self._tracked[member.uid] = current
-        self._gauges(current, wanted)
+        self._gauges(current, current.consumption or known)
 
-    async def _write(self, item: Tracked, numbers: dict[str, Any]) -> Consumption | None:
-        """Patch ``status.consumption`` of the resource as it is now, if it still has that
-        project; what it holds afterwards."""
-        ref = self._ref(item)
+    async def _write(self, item: Tracked, numbers: dict[str, Any]) -> Tracked | None:
+        """Patch ``status.consumption`` of the resource if it still has that project; how it is
+        tracked afterwards (``None``: it is gone, being deleted, or has another project).
+
+        While nothing else wrote the resource since the poller saw it (the usual case between
+        two rounds), one request: a patch at the ``resourceVersion`` it saw. Otherwise a read,
+        and a patch at the version read."""
         async with self.ctx.lock(item.uid):
-            fresh = await self.ctx.kube.read_object(ref)
-            metadata = (fresh or {}).get("metadata", {})
-            if fresh is None or metadata.get("uid") != item.uid:
+            if item.resource_version:
+                with contextlib.suppress(kube.Conflict):
+                    return await self._patch(item, numbers)
+            fresh = await self.ctx.kube.read_object(self._ref(item))
+            current = tracked(fresh) if fresh is not None else None
+            if current is None or current.uid != item.uid:
                 return None
-            if metadata.get("deletionTimestamp"):
+            if current.project_id != item.project_id:
                 return None
-            db = NeonAppDatabase.model_validate(fresh)
-            if db.status.project_id != item.project_id:
-                return None
-            report = Report(self.ctx, ref, db.metadata.generation, db.status)
-            merged = (db.status.consumption or Consumption()).model_copy(update=numbers)
-            report.update(consumption=merged)
-            await report.flush()
-            return merged
+            with contextlib.suppress(kube.Conflict):
+                return await self._patch(current, numbers)
+            return None  # changed again: the next round
+
+    async def _patch(self, item: Tracked, numbers: dict[str, Any]) -> Tracked | None:
+        merged = (item.consumption or Consumption()).model_copy(update=numbers)
+        status = NeonAppDatabaseStatus(consumption=item.consumption)
+        report = Report(self.ctx, self._ref(item), None, status)
+        version = await report.write_at(item.resource_version, consumption=merged)
+        if version is None:
+            return None
+        return dataclasses.replace(item, consumption=merged, resource_version=version)
 
     def _gauges(self, item: Tracked, consumption: Consumption) -> None:
         metrics.consumption(

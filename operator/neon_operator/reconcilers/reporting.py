@@ -123,13 +123,17 @@ class Report(Generic[S]):
         """Post a Kubernetes Event about the object."""
         await self._ctx.kube.post_event(self.ref, type_, reason, message)
 
-    async def write_at(self, resource_version: str, **fields: Any) -> None:
+    async def write_at(self, resource_version: str, **fields: Any) -> str | None:
         """Set these status fields and write them alone, at ``resource_version``:
-        :class:`~neon_operator.kube.Conflict` if the object changed since that version."""
+        :class:`~neon_operator.kube.Conflict` if the object changed since that version. The
+        object's ``resourceVersion`` afterwards (``None``: it is gone)."""
         self.update(**fields)
         partial = self.status.model_dump(mode="json", include=set(fields))
-        await self._ctx.kube.patch_status(self.ref, partial, resource_version=resource_version)
+        written = await self._ctx.kube.patch_status(
+            self.ref, partial, resource_version=resource_version
+        )
         self._written = self._written.model_copy(update=fields)
+        return written
 
     async def flush(self) -> None:
         """Write the status if it changed; post an Event if ``Ready`` changed."""

@@ -253,11 +253,11 @@ class InMemoryKube:
 
     async def patch_status(
         self, ref: kube.ObjectRef, status: dict[str, Any], *, resource_version: str | None = None
-    ) -> None:
+    ) -> str | None:
         key = self._key(ref)
         current = self._objects.get(key)
         if current is None:
-            return  # as the client: the object is gone, nothing to report on
+            return None  # as the client: the object is gone, nothing to report on
         if (
             resource_version is not None
             and resource_version != current["metadata"]["resourceVersion"]
@@ -266,6 +266,7 @@ class InMemoryKube:
         updated = copy.deepcopy(current)
         updated["status"] = merge_patch(current.get("status") or {}, status)
         self._store(key, updated, previous=current, status=True)
+        return str(self._objects[key]["metadata"]["resourceVersion"])
 
     async def post_event(self, ref: kube.ObjectRef, type_: str, reason: str, message: str) -> None:
         self.events.append(

@@ -89,6 +89,62 @@ async def test_projects_are_fetched_a_batch_per_call_into_status_and_gauges(
     assert _gauge(names[1], "paid") is not None
 
 
+def _count_kube(op: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many reads and status patches of objects the code under test sends."""
+    counts = {"read": 0, "patch": 0}
+    read, patch = op.kube.read_object, op.kube.patch_status
+
+    async def counted_read(*args: Any, **kwargs: Any) -> Any:
+        counts["read"] += 1
+        return await read(*args, **kwargs)
+
+    async def counted_patch(*args: Any, **kwargs: Any) -> Any:
+        counts["patch"] += 1
+        return await patch(*args, **kwargs)
+
+    monkeypatch.setattr(op.kube, "read_object", counted_read)
+    monkeypatch.setattr(op.kube, "patch_status", counted_patch)
+    return counts
+
+
+async def test_a_resource_unchanged_since_it_was_seen_costs_one_patch_and_no_read(
+    op: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poller = ConsumptionPoller(op.ctx, interval=3600, share=1.0)
+    names = [f"quiet-{i}" for i in range(3)]
+    for name in names:
+        poller.track(await _app(op, name, "paid"))
+    counts = _count_kube(op, monkeypatch)
+
+    await poller.poll()
+
+    assert counts == {"read": 0, "patch": len(names)}
+    for name in names:
+        assert op.status(PLURAL, name)["consumption"]["source"] == "history"
+
+
+async def test_a_resource_changed_since_it_was_seen_is_read_and_keeps_the_change(
+    op: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poller = ConsumptionPoller(op.ctx, interval=3600, share=1.0)
+    poller.track(await _app(op, "busy", "paid"))
+    poller.track(await _app(op, "moved", "paid"))
+    # Written after the poller saw them: a condition on one, another project on the other.
+    await op.kube.patch_status(op.ref(PLURAL, "busy"), {"secretName": "kept"})
+    other = await op.neon.create_project("paid", name="elsewhere")
+    await op.kube.patch_status(op.ref(PLURAL, "moved"), {"projectId": other["project"]["id"]})
+    counts = _count_kube(op, monkeypatch)
+
+    await poller.poll()
+
+    busy = op.status(PLURAL, "busy")
+    assert busy["consumption"]["source"] == "history"
+    assert busy["secretName"] == "kept"  # written at the version read, not over it
+    assert "consumption" not in op.status(PLURAL, "moved")  # not the numbers of its old project
+    # Each: a refused patch at the version seen, a read; then a patch for the one still on it.
+    assert counts == {"read": 2, "patch": 3}
+
+
 async def test_an_app_tracked_before_it_had_a_project_is_read_again(op: Any) -> None:
     poller = ConsumptionPoller(op.ctx, interval=3600, share=1.0)
     op.apply(PLURAL, "young", {"configRef": {"name": "default"}, "tier": "paid"})
