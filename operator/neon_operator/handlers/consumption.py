@@ -146,6 +146,13 @@ class ConsumptionPoller:
             if uid:
                 self.untrack(uid)
             return
+        self._keep(found)
+        if found.consumption is not None:
+            self._gauges(found, found.consumption)
+
+    def _keep(self, found: Tracked) -> None:
+        """Track ``found`` in place of what was tracked of it; gauges under labels it no
+        longer has go."""
         previous = self._tracked.get(found.uid)
         if previous is not None and (previous.namespace, previous.tier) != (
             found.namespace,
@@ -153,8 +160,6 @@ class ConsumptionPoller:
         ):
             metrics.forget_consumption(previous.namespace, previous.name, previous.tier)
         self._tracked[found.uid] = found
-        if found.consumption is not None:
-            self._gauges(found, found.consumption)
 
     def untrack(self, uid: str) -> None:
         """Forget a deleted resource and its gauges."""
@@ -263,11 +268,9 @@ class ConsumptionPoller:
             written = await self._write(current, numbers)
             if written is None:
                 return
-            if (written.namespace, written.tier) != (current.namespace, current.tier):
-                metrics.forget_consumption(current.namespace, current.name, current.tier)
             current = written
-            if self._tracked.get(member.uid) is not None:
-                self._tracked[member.uid] = current
+            if member.uid in self._tracked:
+                self._keep(current)
         self._gauges(current, current.consumption or known)
 
     async def _write(self, item: Tracked, numbers: dict[str, Any]) -> Tracked | None:
@@ -293,8 +296,7 @@ class ConsumptionPoller:
 
     async def _patch(self, item: Tracked, numbers: dict[str, Any]) -> Tracked | None:
         merged = (item.consumption or Consumption()).model_copy(update=numbers)
-        status = NeonAppDatabaseStatus(consumption=item.consumption)
-        report = Report(self.ctx, self._ref(item), None, status)
+        report = Report(self.ctx, self._ref(item), None, NeonAppDatabaseStatus())
         version = await report.write_at(item.resource_version, consumption=merged)
         if version is None:
             return None
