@@ -268,9 +268,10 @@ class ConsumptionPoller:
             written = await self._write(current, numbers)
             if written is None:
                 return
+            if member.uid not in self._tracked:
+                return  # untracked while it was written: its gauges went with it
             current = written
-            if member.uid in self._tracked:
-                self._keep(current)
+            self._keep(current)
         self._gauges(current, current.consumption or known)
 
     async def _write(self, item: Tracked, numbers: dict[str, Any]) -> Tracked | None:

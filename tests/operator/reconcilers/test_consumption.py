@@ -145,6 +145,28 @@ async def test_a_resource_changed_since_it_was_seen_is_read_and_keeps_the_change
     assert counts == {"read": 2, "patch": 3}
 
 
+async def test_a_resource_untracked_while_its_consumption_is_written_keeps_no_gauges(
+    op: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poller = ConsumptionPoller(op.ctx, interval=3600, share=1.0)
+    body = await _app(op, "leaving", "paid")
+    poller.track(body)
+    patch = op.kube.patch_status
+
+    async def untracked_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        written = await patch(*args, **kwargs)
+        poller.untrack(body["metadata"]["uid"])  # deleted while the patch was on its way
+        return written
+
+    monkeypatch.setattr(op.kube, "patch_status", untracked_meanwhile)
+
+    await poller.poll()
+
+    assert op.status(PLURAL, "leaving")["consumption"]["source"] == "history"
+    assert len(poller) == 0
+    assert _gauge("leaving", "paid") is None
+
+
 async def test_an_app_tracked_before_it_had_a_project_is_read_again(op: Any) -> None:
     poller = ConsumptionPoller(op.ctx, interval=3600, share=1.0)
     op.apply(PLURAL, "young", {"configRef": {"name": "default"}, "tier": "paid"})
