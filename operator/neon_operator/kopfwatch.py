@@ -1,5 +1,6 @@
-"""How kopf watches: bodies without ``metadata.managedFields``, listed in pages, and every
-namespace that matches ``--namespace`` noticed, however close to a start it was created.
+"""How kopf watches: bodies without ``metadata.managedFields`` and with their strings shared,
+listed in pages, and every namespace that matches ``--namespace`` noticed, however close to a
+start it was created.
 
 kopf (1.45) reads each kind's watch stream, after a LIST, and puts every event into its
 object's own queue. A new object's worker waits in a scheduler that runs ``worker_limit``
@@ -12,8 +13,12 @@ operator reads.
 
 :func:`install` wraps the stream kopf's multiplexer reads so each event's body loses its
 ``managedFields`` before kopf queues it. controller-runtime offers the same for the same reason
-(``cache.TransformStripManagedFields``). :data:`LIST_PAGE` makes kopf list 500 objects a
-page, as client-go's pager does, so a restart never parses one response of every body at once.
+(``cache.TransformStripManagedFields``). The JSON parser also gives every body its own copy of
+every key and value: ``"apiVersion"``, ``"observedGeneration"``, a condition's ``"True"`` and
+its reason, the namespace, the finalizer. :func:`slim` makes each body share one copy of every
+key and short string (:func:`neon_operator.kube.shared`, as the Secret cache does).
+:data:`LIST_PAGE` makes kopf list 500 objects a page, as client-go's pager does, so a restart
+never parses one response of every body at once.
 
 Tried and dropped: making kopf's watcher wait while ``worker_limit`` workers were pending. That
 bounded the memory, but a LIST read that slowly outlived its continue token (the apiserver
@@ -47,6 +52,8 @@ import kopf
 from kopf._cogs.clients import watching
 from kopf._core.reactor import observation, queueing
 
+from neon_operator import kube
+
 __all__ = ["LIST_PAGE", "install", "installed", "slim"]
 
 LIST_PAGE: Final = 500
@@ -54,12 +61,14 @@ LIST_PAGE: Final = 500
 
 
 def slim(event: Any) -> Any:
-    """``event`` with its object's ``metadata.managedFields`` dropped (in place)."""
+    """``event`` with its object's ``metadata.managedFields`` dropped, and its object rebuilt
+    to share its keys and short strings with every other slimmed body (in place)."""
     if isinstance(event, dict):
         obj = event.get("object")
         metadata = obj.get("metadata") if isinstance(obj, dict) else None
         if isinstance(metadata, dict):
             metadata.pop("managedFields", None)
+            event["object"] = kube.shared(obj)
     return event
 
 

@@ -26,6 +26,7 @@ import base64
 import dataclasses
 import datetime
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any, Final, Protocol, Self
 
@@ -44,6 +45,7 @@ __all__ = [
     "SecretState",
     "secret_body",
     "secret_patch",
+    "shared",
 ]
 
 logger = logging.getLogger(__name__)
@@ -170,6 +172,26 @@ class Kube(Protocol):
     async def delete_object(self, ref: ObjectRef) -> None:
         """Delete a namespaced object of this operator's group if it exists (and, when
         ``ref.uid`` is set, only if it is still that object, not a namesake made since)."""
+
+
+SHARED_UP_TO: Final = 64
+"""The longest string value :func:`shared` shares: names, reasons, labels, ids. Longer ones
+(a connection string, kopf's last-handled configuration) are rarely another object's too."""
+
+
+def shared(value: Any) -> Any:
+    """``value`` (parsed JSON) rebuilt with one copy of each key and short string for every
+    object held: equal, and smaller by what the objects have in common. ``sys.intern`` forgets
+    a string once nothing holds it."""
+    if isinstance(value, dict):
+        return {_interned(key): shared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shared(item) for item in value]
+    return _interned(value) if isinstance(value, str) and len(value) <= SHARED_UP_TO else value
+
+
+def _interned(text: Any) -> Any:
+    return sys.intern(text) if type(text) is str else text
 
 
 def _decode(data: dict[str, str] | None) -> dict[str, str]:

@@ -75,11 +75,6 @@ class _Expired(Exception):
     """The watch's resource version is too old: list again."""
 
 
-def _intern(mapping: dict[str, str] | None) -> dict[str, str]:
-    """Keys (and the values many Secrets share) held once, however many Secrets there are."""
-    return {sys.intern(k): sys.intern(v) if len(v) <= 64 else v for k, v in (mapping or {}).items()}
-
-
 def _parse(obj: dict[str, Any]) -> _Cached:
     meta = obj.get("metadata", {})
     controller = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
@@ -95,8 +90,8 @@ def _parse(obj: dict[str, Any]) -> _Cached:
     state = kube.SecretState(
         name=meta["name"],
         data=data,
-        labels=_intern(meta.get("labels")),
-        annotations=_intern(meta.get("annotations")),
+        labels=kube.shared(meta.get("labels") or {}),
+        annotations=kube.shared(meta.get("annotations") or {}),
         controller_uid=owner.uid if owner else None,
         owner_references=tuple(meta.get("ownerReferences") or ()),
         uid=meta.get("uid", ""),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from kopf._cogs.clients import watching
 from kopf._cogs.structs import references
 from kopf._core.reactor import queueing
 
-from neon_operator import kopfwatch, runner
+from neon_operator import kopfwatch, kube, runner
 from neon_operator.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -126,3 +127,24 @@ def test_slimming_leaves_what_has_no_managed_fields_alone(event: Any) -> None:
 
 def test_kopf_lists_in_pages() -> None:
     assert runner.kopf_settings(Settings()).watching.chunk_size == kopfwatch.LIST_PAGE
+
+
+def test_slimmed_bodies_share_their_keys_and_short_strings() -> None:
+    """Two bodies parsed apart hold one copy of each key and short string once slimmed, and
+    are equal to what came; a long string stays each body's own."""
+    long = "x" * (kube.SHARED_UP_TO + 1)
+    raw = json.dumps({**BODY, "spec": {"configRef": {"name": "default"}, "note": long}})
+    first, second = (kopfwatch.slim({"type": "ADDED", "object": json.loads(raw)}) for _ in "ab")
+    assert (
+        first["object"]
+        == second["object"]
+        == {
+            **json.loads(raw),
+            "metadata": {k: v for k, v in BODY["metadata"].items() if k != "managedFields"},
+        }
+    )
+    one, other = first["object"], second["object"]
+    assert [id(key) for key in one] == [id(key) for key in other]
+    assert one["metadata"]["namespace"] is other["metadata"]["namespace"]
+    assert one["status"]["projectId"] is other["status"]["projectId"]
+    assert one["spec"]["note"] is not other["spec"]["note"]
